@@ -1,0 +1,366 @@
+//! Text encodings on the wire: GBK, UTF-8, or "auto" (whatever each message came in).
+//!
+//! This module and [`crate::protocol`] are the only places that touch raw bytes.
+//! Everything above them works with `&str`.
+//!
+//! Two traps this module exists to avoid (乱码):
+//! - `encoding_rs::GBK.encode("😀")` silently yields `&#128512;`. [`encode`] refuses
+//!   unmappable text instead, so a name or reply that cannot travel is caught, not mangled.
+//! - A byte order mark silently switches an `encoding_rs` decoder to UTF-8 or UTF-16.
+//!   Every decoder here is created *without* BOM handling, so a BOM is just bytes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use encoding_rs::{CoderResult, Decoder, EncoderResult};
+
+/// A concrete character set that bytes can be decoded from and encoded to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Charset {
+    /// GBK, as spoken by the Windows 网络调试助手 and the tutorial's reference answer.
+    Gbk,
+    /// UTF-8, as typed into `nc` or `telnet` on a modern terminal.
+    Utf8,
+}
+
+impl Charset {
+    fn encoding(self) -> &'static encoding_rs::Encoding {
+        match self {
+            Charset::Gbk => encoding_rs::GBK,
+            Charset::Utf8 => encoding_rs::UTF_8,
+        }
+    }
+
+    /// The name users see in `--help`, logs and replies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Charset::Gbk => "GBK",
+            Charset::Utf8 => "UTF-8",
+        }
+    }
+}
+
+impl fmt::Display for Charset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Charset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "gbk" => Ok(Charset::Gbk),
+            "utf-8" | "utf8" => Ok(Charset::Utf8),
+            other => Err(format!(
+                "unknown encoding `{other}` (expected gbk or utf-8)"
+            )),
+        }
+    }
+}
+
+/// The server's wire encoding setting (`--encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WireEncoding {
+    /// GBK both ways (the default, like the tutorial).
+    #[default]
+    Gbk,
+    /// UTF-8 both ways.
+    Utf8,
+    /// Greet in GBK, then answer each message in the charset it arrived in:
+    /// valid UTF-8 is taken as UTF-8, anything else as GBK.
+    Auto,
+}
+
+impl WireEncoding {
+    /// The charset used before the peer has said anything (the greeting).
+    pub fn greeting_charset(self) -> Charset {
+        match self {
+            WireEncoding::Gbk | WireEncoding::Auto => Charset::Gbk,
+            WireEncoding::Utf8 => Charset::Utf8,
+        }
+    }
+
+    /// The charsets every catalog name must be encodable in.
+    pub fn charsets(self) -> &'static [Charset] {
+        match self {
+            WireEncoding::Gbk => &[Charset::Gbk],
+            WireEncoding::Utf8 => &[Charset::Utf8],
+            WireEncoding::Auto => &[Charset::Gbk, Charset::Utf8],
+        }
+    }
+
+    /// How replies describe what the server expects.
+    pub fn describe(self) -> &'static str {
+        match self {
+            WireEncoding::Gbk => "GBK",
+            WireEncoding::Utf8 => "UTF-8",
+            WireEncoding::Auto => "GBK 或 UTF-8",
+        }
+    }
+}
+
+impl FromStr for WireEncoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "gbk" => Ok(WireEncoding::Gbk),
+            "utf-8" | "utf8" => Ok(WireEncoding::Utf8),
+            "auto" => Ok(WireEncoding::Auto),
+            other => Err(format!(
+                "unknown encoding `{other}` (expected gbk, utf-8 or auto)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for WireEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WireEncoding::Gbk => "gbk",
+            WireEncoding::Utf8 => "utf-8",
+            WireEncoding::Auto => "auto",
+        })
+    }
+}
+
+/// Bytes that are not valid text in the expected encoding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bytes are not valid {expected}")]
+pub struct DecodeError {
+    /// What the bytes were expected to be.
+    pub expected: WireEncoding,
+}
+
+/// Text that the target charset cannot carry (an emoji over GBK, say).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{ch}` cannot be encoded in {charset}")]
+pub struct Unmappable {
+    /// The first character that has no encoding.
+    pub ch: char,
+    /// The charset that was asked for.
+    pub charset: Charset,
+}
+
+/// Decodes one whole message. With [`WireEncoding::Auto`], valid UTF-8 wins:
+/// UTF-8 Chinese is often *also* valid (but wrong) GBK, while GBK Chinese is rarely
+/// valid UTF-8, so trying UTF-8 first is what tells them apart.
+pub fn decode(bytes: &[u8], wire: WireEncoding) -> Result<(String, Charset), DecodeError> {
+    let try_one = |charset: Charset| {
+        charset
+            .encoding()
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .map(|text| (text.into_owned(), charset))
+    };
+    let decoded = match wire {
+        WireEncoding::Gbk => try_one(Charset::Gbk),
+        WireEncoding::Utf8 => try_one(Charset::Utf8),
+        WireEncoding::Auto => try_one(Charset::Utf8).or_else(|| try_one(Charset::Gbk)),
+    };
+    decoded.ok_or(DecodeError { expected: wire })
+}
+
+/// Encodes `text`, refusing any character the charset cannot carry.
+pub fn encode(text: &str, charset: Charset) -> Result<Vec<u8>, Unmappable> {
+    let mut out = Vec::new();
+    encode_into(text, charset, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`encode`], but appends to `out` so a caller can reuse one buffer.
+/// On error `out` is left as it was.
+pub fn encode_into(text: &str, charset: Charset, out: &mut Vec<u8>) -> Result<(), Unmappable> {
+    if charset == Charset::Utf8 {
+        out.extend_from_slice(text.as_bytes());
+        return Ok(());
+    }
+    let start = out.len();
+    let mut encoder = charset.encoding().new_encoder();
+    // GBK never needs more than 2 bytes per char, but ask encoding_rs to be sure.
+    let need = encoder
+        .max_buffer_length_from_utf8_without_replacement(text.len())
+        .unwrap_or(text.len() * 4);
+    out.reserve(need);
+    let (result, _read) = encoder.encode_from_utf8_to_vec_without_replacement(text, out, true);
+    match result {
+        EncoderResult::InputEmpty => Ok(()),
+        EncoderResult::Unmappable(ch) => {
+            out.truncate(start);
+            Err(Unmappable { ch, charset })
+        }
+        // Cannot happen after the reserve above; treat it as a bug-free refusal anyway.
+        EncoderResult::OutputFull => {
+            out.truncate(start);
+            Err(Unmappable {
+                ch: '\u{FFFD}',
+                charset,
+            })
+        }
+    }
+}
+
+/// Decodes a byte stream that arrives in arbitrary pieces, such as `recv` results.
+///
+/// A GBK or UTF-8 character split across two reads is held back until its second half
+/// arrives. Invalid bytes become U+FFFD: the client only *shows* what it receives.
+pub struct StreamDecoder {
+    decoder: Decoder,
+}
+
+impl StreamDecoder {
+    /// A decoder for `charset`, without BOM sniffing.
+    pub fn new(charset: Charset) -> Self {
+        StreamDecoder {
+            decoder: charset.encoding().new_decoder_without_bom_handling(),
+        }
+    }
+
+    /// Decodes `bytes` and appends the text to `out`. Pass `last = true` at end of stream
+    /// so a dangling half character is reported as U+FFFD instead of kept forever.
+    pub fn decode(&mut self, bytes: &[u8], out: &mut String, last: bool) {
+        // `decode_to_string` never grows the String: reserve the worst case first.
+        let need = self
+            .decoder
+            .max_utf8_buffer_length(bytes.len())
+            .unwrap_or(bytes.len() * 3 + 4);
+        out.reserve(need);
+        let (result, read, _replaced) = self.decoder.decode_to_string(bytes, out, last);
+        debug_assert_eq!(result, CoderResult::InputEmpty);
+        debug_assert_eq!(read, bytes.len());
+    }
+}
+
+/// Renders bytes like the debug assistant's hex view: `CE F7 B9 CF`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&format!("{b:02X}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GBK_XIGUA: &[u8] = b"\xce\xf7\xb9\xcf"; // 西瓜
+    const UTF8_GUAZI: &[u8] = "瓜子".as_bytes();
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
+    fn decode_table() {
+        use WireEncoding::*;
+        let ok = |s: &str, c| Ok((s.to_string(), c));
+        let err = |e| Err(DecodeError { expected: e });
+        let cases: &[(&[u8], WireEncoding, Result<(String, Charset), DecodeError>)] = &[
+            (GBK_XIGUA, Gbk, ok("西瓜", Charset::Gbk)),
+            (GBK_XIGUA, Auto, ok("西瓜", Charset::Gbk)),
+            (GBK_XIGUA, Utf8, err(Utf8)),
+            (UTF8_GUAZI, Utf8, ok("瓜子", Charset::Utf8)),
+            // The trap: UTF-8 瓜子 is valid GBK too, but auto must pick UTF-8.
+            (UTF8_GUAZI, Auto, ok("瓜子", Charset::Utf8)),
+            (UTF8_GUAZI, Gbk, ok("鐡滃瓙", Charset::Gbk)),
+            (b"abc", Gbk, ok("abc", Charset::Gbk)),
+            (b"", Auto, ok("", Charset::Utf8)),
+            (b"\xff\xfe\x80", Gbk, err(Gbk)),
+            (b"\xff\xfe\x80", Auto, err(Auto)),
+            (b"\xce", Gbk, err(Gbk)), // a lone GBK lead byte
+            // In UTF-8 a BOM stays a visible U+FEFF rather than being swallowed.
+            (b"\xef\xbb\xbfab", Utf8, ok("\u{feff}ab", Charset::Utf8)),
+        ];
+        for (bytes, wire, want) in cases {
+            assert_eq!(&decode(bytes, *wire), want, "decode({bytes:?}, {wire:?})");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
+    fn encode_table() {
+        let cases: &[(&str, Charset, Result<&[u8], char>)] = &[
+            ("西瓜", Charset::Gbk, Ok(GBK_XIGUA)),
+            ("西瓜", Charset::Utf8, Ok("西瓜".as_bytes())),
+            ("a😀", Charset::Gbk, Err('😀')),
+            ("😀", Charset::Utf8, Ok("😀".as_bytes())),
+            ("。", Charset::Gbk, Ok(b"\xa1\xa3")),
+            ("", Charset::Gbk, Ok(b"")),
+        ];
+        for (text, charset, want) in cases {
+            let got = encode(text, *charset);
+            match want {
+                Ok(bytes) => assert_eq!(got.as_deref(), Ok(*bytes), "{text}"),
+                Err(ch) => assert_eq!(
+                    got,
+                    Err(Unmappable {
+                        ch: *ch,
+                        charset: *charset
+                    })
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn encode_into_leaves_buffer_alone_on_error() {
+        let mut out = b"keep".to_vec();
+        assert!(encode_into("瓜😀", Charset::Gbk, &mut out).is_err());
+        assert_eq!(out, b"keep");
+    }
+
+    #[test]
+    fn stream_decoder_joins_split_characters() {
+        let whole = "西瓜,瓜子!";
+        for charset in [Charset::Gbk, Charset::Utf8] {
+            let bytes = encode(whole, charset).unwrap();
+            for split in 0..=bytes.len() {
+                let mut dec = StreamDecoder::new(charset);
+                let mut out = String::new();
+                dec.decode(&bytes[..split], &mut out, false);
+                dec.decode(&bytes[split..], &mut out, true);
+                assert_eq!(out, whole, "{charset} split at {split}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bom_never_switches_the_decoder() {
+        // UTF-8 and UTF-16LE byte order marks, each followed by text in that encoding.
+        let utf8 = [b"\xef\xbb\xbf".as_slice(), "瓜子".as_bytes()].concat();
+        let utf16 = b"\xff\xfe\x1c\x74\x50\x5b".to_vec(); // BOM + 瓜子 in UTF-16LE
+        for bytes in [utf8, utf16] {
+            let whole = decode(&bytes, WireEncoding::Gbk);
+            assert_ne!(whole.map(|(t, _)| t).as_deref(), Ok("瓜子"), "{bytes:?}");
+            let mut streamed = String::new();
+            let mut dec = StreamDecoder::new(Charset::Gbk);
+            for b in &bytes {
+                dec.decode(std::slice::from_ref(b), &mut streamed, false);
+            }
+            dec.decode(&[], &mut streamed, true);
+            assert!(!streamed.contains("瓜子"), "switched decoder: {streamed}");
+        }
+    }
+
+    #[test]
+    fn wire_encoding_parses() {
+        for (s, want) in [
+            ("gbk", Some(WireEncoding::Gbk)),
+            ("GBK", Some(WireEncoding::Gbk)),
+            ("utf-8", Some(WireEncoding::Utf8)),
+            ("utf8", Some(WireEncoding::Utf8)),
+            ("auto", Some(WireEncoding::Auto)),
+            ("latin1", None),
+        ] {
+            assert_eq!(s.parse::<WireEncoding>().ok(), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn hex_view() {
+        assert_eq!(hex(GBK_XIGUA), "CE F7 B9 CF");
+        assert_eq!(hex(b""), "");
+    }
+}

@@ -1,0 +1,214 @@
+//! One customer's connection, from greeting to goodbye.
+//!
+//! This is the glue between the layers: frames from [`crate::protocol`], text from
+//! [`crate::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as bytes.
+//! It takes any [`Source`] and any `Write`, so tests can run it over byte slices.
+
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use log::{debug, log_enabled};
+
+use crate::codec::{self, Charset, WireEncoding};
+use crate::protocol::{self, Frame, FrameError, FrameReader, Source};
+use crate::session::{Reply, Request, Session};
+
+/// How a conversation ended, when it ended in an orderly way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The customer said `拜拜`.
+    Bye,
+    /// The customer closed the connection.
+    PeerClosed,
+    /// The customer said nothing for the idle timeout.
+    Idle,
+    /// The server is shutting down.
+    ShopClosing,
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            End::Bye => "said goodbye",
+            End::PeerClosed => "closed the connection",
+            End::Idle => "was idle too long",
+            End::ShopClosing => "shop closing",
+        })
+    }
+}
+
+/// Writes replies, reusing one text buffer and one byte buffer for the whole connection
+/// so that a purchase allocates nothing.
+pub struct ReplyWriter<W: Write> {
+    out: W,
+    text: String,
+    bytes: Vec<u8>,
+}
+
+impl<W: Write> ReplyWriter<W> {
+    /// Wraps `out`.
+    pub fn new(out: W) -> Self {
+        ReplyWriter {
+            out,
+            text: String::new(),
+            bytes: Vec::new(),
+        }
+    }
+
+    /// Sends one reply line in `charset`, with a single `write_all`.
+    pub fn send(&mut self, reply: &Reply, charset: Charset) -> io::Result<()> {
+        self.text.clear();
+        self.bytes.clear();
+        let _ = write!(self.text, "{reply}");
+        protocol::encode_line(&self.text, charset, &mut self.bytes);
+        self.out.write_all(&self.bytes)?;
+        self.out.flush()
+    }
+}
+
+/// Runs one conversation: greets, then answers every message until the customer leaves,
+/// goes quiet, or `closing` is set and the read side is shut down.
+///
+/// `Ok` is an orderly end. `Err` means the stream broke; see
+/// [`protocol::is_disconnect`] for the errors that are just a vanished customer.
+pub fn converse<S: Source, W: Write>(
+    frames: &mut FrameReader<S>,
+    out: &mut ReplyWriter<W>,
+    session: &mut Session,
+    wire: WireEncoding,
+    closing: &AtomicBool,
+    peer: &dyn fmt::Display,
+) -> io::Result<End> {
+    // Until the customer says something, speak the greeting charset. With `auto`, each
+    // reply then follows the charset of the message it answers.
+    let mut charset = wire.greeting_charset();
+    out.send(&session.greet(), charset)?;
+    loop {
+        let request_reply = match frames.read_frame() {
+            Ok(Some(Frame::Message(bytes))) => {
+                if log_enabled!(log::Level::Debug) {
+                    debug!("{peer} sent {} bytes: {}", bytes.len(), codec::hex(bytes));
+                }
+                match codec::decode(bytes, wire) {
+                    Ok((text, used)) => {
+                        charset = used;
+                        let request = Request::parse(&text);
+                        let reply = session.handle(request);
+                        if let (Request::Buy(name), Reply::Bought { spent }) = (request, &reply) {
+                            debug!("{peer} bought {name}, spent {spent} so far");
+                        }
+                        reply
+                    }
+                    Err(_) => session.handle(Request::Garbled),
+                }
+            }
+            Ok(Some(Frame::TooLong)) => session.handle(Request::TooLong),
+            Ok(None) if closing.load(Ordering::Acquire) => {
+                out.send(&Reply::Closing, charset)?;
+                return Ok(End::ShopClosing);
+            }
+            Ok(None) => return Ok(End::PeerClosed),
+            Err(FrameError::Idle(after)) => {
+                out.send(&Reply::Idle(after.as_secs()), charset)?;
+                return Ok(End::Idle);
+            }
+            Err(FrameError::Io(e)) => return Err(e),
+        };
+        out.send(&request_reply, charset)?;
+        if request_reply.closes() {
+            return Ok(End::Bye);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, EMBEDDED};
+    use crate::protocol::Limits;
+    use crate::shop::Shop;
+
+    fn run(input: &[u8], wire: WireEncoding, closing: bool) -> (Vec<u8>, End) {
+        let shop = Shop::new(Catalog::parse(EMBEDDED, "t", wire).unwrap());
+        let mut session = Session::new(shop, wire, 1024);
+        let mut frames = FrameReader::new(input, Limits::default()).unwrap();
+        let mut out = ReplyWriter::new(Vec::new());
+        let closing = AtomicBool::new(closing);
+        let end = converse(&mut frames, &mut out, &mut session, wire, &closing, &"test").unwrap();
+        (out.out, end)
+    }
+
+    fn gbk(s: &str) -> Vec<u8> {
+        codec::encode(s, Charset::Gbk).unwrap()
+    }
+
+    const GREETING: &str = "目前商店还有:瓜子(4.5),西瓜(2),矿泉水(2.5)。请问您需要什么?\r\n";
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
+    fn conversation_table() {
+        // (name, wire, input, closing flag, expected output, expected end)
+        let cases: Vec<(&str, WireEncoding, Vec<u8>, bool, Vec<u8>, End)> = vec![
+            (
+                "seed transcript in GBK",
+                WireEncoding::Gbk,
+                gbk("红牛\n西瓜\n拜拜\n忽略\n"),
+                false,
+                gbk(&format!(
+                    "{GREETING}抱歉,您购买的商品目前没有,请选购其他的。\r\n购买成功,余额 -2\r\n欢迎下次光临\r\n"
+                )),
+                End::Bye,
+            ),
+            (
+                "utf-8 both ways",
+                WireEncoding::Utf8,
+                "西瓜\r\n瓜子".as_bytes().to_vec(),
+                false,
+                format!("{GREETING}购买成功,余额 -2\r\n购买成功,余额 -6.5\r\n").into_bytes(),
+                End::PeerClosed,
+            ),
+            (
+                "auto answers in the charset of each message",
+                WireEncoding::Auto,
+                [gbk("西瓜\n"), "西瓜\n".as_bytes().to_vec()].concat(),
+                false,
+                [
+                    gbk(GREETING),
+                    gbk("购买成功,余额 -2\r\n"),
+                    "购买成功,余额 -4\r\n".as_bytes().to_vec(),
+                ]
+                .concat(),
+                End::PeerClosed,
+            ),
+            (
+                "garbled bytes get a reply and the session goes on",
+                WireEncoding::Gbk,
+                [b"\xff\xfe\x80\n".to_vec(), gbk("西瓜\n")].concat(),
+                false,
+                gbk(&format!(
+                    "{GREETING}抱歉,无法识别您发送的文字,本店使用 GBK 编码,请检查发送端的编码设置。\r\n购买成功,余额 -2\r\n"
+                )),
+                End::PeerClosed,
+            ),
+            (
+                "shutdown says goodbye",
+                WireEncoding::Gbk,
+                Vec::new(),
+                true,
+                gbk(&format!("{GREETING}本店打烊了,欢迎下次光临\r\n")),
+                End::ShopClosing,
+            ),
+        ];
+        for (name, wire, input, closing, want, want_end) in cases {
+            let (got, end) = run(&input, wire, closing);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{name}"
+            );
+            assert_eq!(got, want, "{name}");
+            assert_eq!(end, want_end, "{name}");
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! Framing: a TCP byte stream in, one message at a time out; reply text in, line bytes out.
+//!
+//! TCP delivers a stream of bytes, not messages. One `recv` may hold half a message, or
+//! three of them (粘包). The tutorial's reference answer treats each `recv(1024)` as one
+//! message and breaks as soon as two arrive together. Here a message is:
+//!
+//! - the bytes up to `\n` (an optional `\r` before it is dropped), or
+//! - the bytes received so far, once nothing more has arrived for [`FLUSH_AFTER`]: the
+//!   network debug assistant and the tutorial's Python client send no newline at all, or
+//! - the bytes before a clean end of stream (the peer half-closed after its last message).
+//!
+//! We split on raw bytes and decode afterwards. That is safe for GBK and UTF-8 because
+//! `\n` (0x0A) never occurs inside a multibyte character of either, and it means a
+//! character split across two segments is simply joined before anyone decodes it.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::codec::{self, Charset};
+
+/// The longest message we accept, in bytes. It matches the tutorial's `recv(1024)`, and
+/// it bounds the memory one connection can make us hold: a peer that sends a megabyte
+/// without a newline costs us this much, not a megabyte.
+pub const MAX_LINE: usize = 1024;
+
+/// How long a message without a newline may wait for more bytes before it counts as
+/// complete. Long enough that one `send` split by the network is still one message,
+/// short enough that a human clicking "send" in the debug assistant sees no delay.
+pub const FLUSH_AFTER: Duration = Duration::from_millis(200);
+
+/// The line terminator of everything the server sends.
+pub const EOL: &[u8] = b"\r\n";
+
+/// A byte source the framer can read from and whose read timeout it can change.
+///
+/// The framer waits with [`FLUSH_AFTER`] while it holds part of a message and with the
+/// idle timeout otherwise, so it needs to tell the socket. In-memory sources used in
+/// tests have no timeouts, and keep the default no-op.
+pub trait Source: Read {
+    /// Sets how long the next read may block; `None` means forever.
+    fn set_read_timeout(&mut self, _timeout: Option<Duration>) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for &[u8] {}
+
+impl Source for &TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+impl Source for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+/// One framed unit of input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A complete message, without its terminator.
+    Message(&'a [u8]),
+    /// A message longer than the limit; its bytes were discarded.
+    TooLong,
+}
+
+/// Why no frame could be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// Nothing arrived within the idle timeout.
+    #[error("no input for {0:?}")]
+    Idle(Duration),
+    /// The stream broke (reset, write side gone, ...).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Settings for a [`FrameReader`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest accepted message in bytes.
+    pub max_line: usize,
+    /// Quiet time after which an unterminated message is complete.
+    pub flush_after: Duration,
+    /// Quiet time after which an empty connection is idle; `None` waits forever.
+    pub idle: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line: MAX_LINE,
+            flush_after: FLUSH_AFTER,
+            idle: None,
+        }
+    }
+}
+
+/// Splits a byte stream into messages. See the module docs for the rules.
+pub struct FrameReader<S: Source> {
+    input: BufReader<S>,
+    /// The message being assembled; never longer than `limits.max_line`.
+    line: Vec<u8>,
+    /// True while discarding the rest of an over-long message.
+    overflow: bool,
+    /// True when the last frame was returned at end of stream.
+    eof: bool,
+    /// The timeout the socket currently has, so it is only changed when it must be.
+    timeout: Option<Duration>,
+    limits: Limits,
+}
+
+impl<S: Source> FrameReader<S> {
+    /// Wraps `source`. The read buffer is small on purpose: thousands of idle customers
+    /// each hold one.
+    pub fn new(mut source: S, limits: Limits) -> io::Result<Self> {
+        source.set_read_timeout(limits.idle)?;
+        Ok(FrameReader {
+            input: BufReader::with_capacity(limits.max_line.clamp(64, 4096), source),
+            line: Vec::new(),
+            overflow: false,
+            eof: false,
+            timeout: limits.idle,
+            limits,
+        })
+    }
+
+    /// The underlying source.
+    pub fn get_ref(&self) -> &S {
+        self.input.get_ref()
+    }
+
+    /// Reads the next frame. `Ok(None)` is a clean end of stream.
+    pub fn read_frame(&mut self) -> Result<Option<Frame<'_>>, FrameError> {
+        self.line.clear();
+        self.overflow = false;
+        if self.eof {
+            return Ok(None);
+        }
+        loop {
+            self.wait_for(if self.holding() {
+                Some(self.limits.flush_after)
+            } else {
+                self.limits.idle
+            })?;
+            let chunk = match self.input.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_timeout(&e) => {
+                    if self.holding() {
+                        return Ok(Some(self.finish()));
+                    }
+                    return Err(FrameError::Idle(self.limits.idle.unwrap_or_default()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if chunk.is_empty() {
+                self.eof = true;
+                return Ok(self.holding().then(|| self.finish()));
+            }
+            let (body, used, done) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (&chunk[..i], i + 1, true),
+                None => (chunk, chunk.len(), false),
+            };
+            if !self.overflow && self.line.len() + body.len() <= self.limits.max_line {
+                self.line.extend_from_slice(body);
+            } else {
+                // Too long: remember that, but keep none of its bytes.
+                self.overflow = true;
+                self.line.clear();
+            }
+            self.input.consume(used);
+            if done {
+                return Ok(Some(self.finish()));
+            }
+        }
+    }
+
+    /// True while part of a message has been received.
+    fn holding(&self) -> bool {
+        self.overflow || !self.line.is_empty()
+    }
+
+    fn finish(&mut self) -> Frame<'_> {
+        if self.overflow {
+            return Frame::TooLong;
+        }
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        Frame::Message(&self.line)
+    }
+
+    fn wait_for(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if self.timeout != timeout {
+            self.input.get_mut().set_read_timeout(timeout)?;
+            self.timeout = timeout;
+        }
+        Ok(())
+    }
+}
+
+/// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Errors that mean "the peer went away", which is how conversations end, not a fault.
+/// Windows peers often close with a reset rather than a FIN.
+pub fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}
+
+/// Appends `text` and the line terminator to `out`, encoded in `charset`.
+///
+/// Reply texts are built from fixed Chinese strings and catalog names that were checked
+/// at start-up, so they always encode. Should one ever not, the character is sent as `?`
+/// rather than as encoding_rs's silent `&#NNNN;`.
+pub fn encode_line(text: &str, charset: Charset, out: &mut Vec<u8>) {
+    if codec::encode_into(text, charset, out).is_err() {
+        let mut buf = [0u8; 4];
+        for ch in text.chars() {
+            if codec::encode_into(ch.encode_utf8(&mut buf), charset, out).is_err() {
+                out.push(b'?');
+            }
+        }
+    }
+    out.extend_from_slice(EOL);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A scripted source: each entry is one `read` result. `None` is a read timeout.
+    struct Script {
+        steps: VecDeque<Option<Vec<u8>>>,
+        timeouts: Vec<Option<Duration>>,
+    }
+
+    impl Script {
+        fn new(steps: &[Option<&[u8]>]) -> Self {
+            Script {
+                steps: steps.iter().map(|s| s.map(<[u8]>::to_vec)).collect(),
+                timeouts: Vec::new(),
+            }
+        }
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.steps.pop_front() {
+                None => Ok(0),
+                Some(None) => Err(io::ErrorKind::WouldBlock.into()),
+                Some(Some(mut bytes)) => {
+                    let n = bytes.len().min(buf.len());
+                    buf[..n].copy_from_slice(&bytes[..n]);
+                    if n < bytes.len() {
+                        self.steps.push_front(Some(bytes.split_off(n)));
+                    }
+                    Ok(n)
+                }
+            }
+        }
+    }
+
+    impl Source for Script {
+        fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+            self.timeouts.push(timeout);
+            Ok(())
+        }
+    }
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Got {
+        Msg(Vec<u8>),
+        TooLong,
+        Idle,
+    }
+
+    fn frames<S: Source>(mut reader: FrameReader<S>) -> Vec<Got> {
+        let mut out = Vec::new();
+        loop {
+            match reader.read_frame() {
+                Ok(Some(Frame::Message(m))) => out.push(Got::Msg(m.to_vec())),
+                Ok(Some(Frame::TooLong)) => out.push(Got::TooLong),
+                Ok(None) => return out,
+                Err(FrameError::Idle(_)) => out.push(Got::Idle),
+                Err(FrameError::Io(e)) => panic!("io error {e}"),
+            }
+        }
+    }
+
+    fn limits(max_line: usize) -> Limits {
+        Limits {
+            max_line,
+            flush_after: Duration::from_millis(200),
+            idle: Some(Duration::from_secs(300)),
+        }
+    }
+
+    fn msg(s: &str) -> Got {
+        Got::Msg(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
+    fn framing_table() {
+        let gbk_xigua: &[u8] = b"\xce\xf7\xb9\xcf";
+        let cases: Vec<(&str, Vec<Option<&[u8]>>, Vec<Got>)> = vec![
+            ("lf", vec![Some(b"a\n")], vec![msg("a")]),
+            ("crlf", vec![Some(b"a\r\n")], vec![msg("a")]),
+            (
+                "sticky (粘包)",
+                vec![Some(b"a\nb\r\nc\n")],
+                vec![msg("a"), msg("b"), msg("c")],
+            ),
+            ("split", vec![Some(b"ab"), Some(b"c\n")], vec![msg("abc")]),
+            (
+                "split crlf",
+                vec![Some(b"ab\r"), Some(b"\n")],
+                vec![msg("ab")],
+            ),
+            ("empty lines", vec![Some(b"\n\r\n")], vec![msg(""), msg("")]),
+            ("eof flushes", vec![Some(b"tail")], vec![msg("tail")]),
+            (
+                "idle flush",
+                vec![Some(b"x"), None, Some(b"y\n")],
+                vec![msg("x"), msg("y")],
+            ),
+            (
+                "idle flush gbk",
+                vec![Some(gbk_xigua), None, None],
+                vec![Got::Msg(gbk_xigua.to_vec()), Got::Idle],
+            ),
+            (
+                "gbk split",
+                vec![Some(&gbk_xigua[..1]), Some(&gbk_xigua[1..])],
+                vec![Got::Msg(gbk_xigua.to_vec())],
+            ),
+            ("idle", vec![None, Some(b"a\n")], vec![Got::Idle, msg("a")]),
+            ("at limit", vec![Some(b"12345678\n")], vec![msg("12345678")]),
+            (
+                "over limit",
+                vec![Some(b"123456789\nok\n")],
+                vec![Got::TooLong, msg("ok")],
+            ),
+            (
+                "over limit split",
+                vec![Some(b"12345"), Some(b"6789"), Some(b"0\nok\n")],
+                vec![Got::TooLong, msg("ok")],
+            ),
+            (
+                "over limit flushed",
+                vec![Some(b"123456789"), None, Some(b"ok\n")],
+                vec![Got::TooLong, msg("ok")],
+            ),
+            (
+                "over limit at eof",
+                vec![Some(b"123456789")],
+                vec![Got::TooLong],
+            ),
+            ("nothing", vec![], vec![]),
+        ];
+        for (name, steps, want) in cases {
+            let reader = FrameReader::new(Script::new(&steps), limits(8)).unwrap();
+            assert_eq!(frames(reader), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn timeouts_switch_only_when_holding_part_of_a_message() {
+        let steps: &[Option<&[u8]>] = &[Some(b"a\n"), Some(b"b"), None, Some(b"c\n")];
+        let mut reader = FrameReader::new(Script::new(steps), limits(8)).unwrap();
+        while let Ok(Some(_)) = reader.read_frame() {}
+        let idle = Some(Duration::from_secs(300));
+        let flush = Some(Duration::from_millis(200));
+        assert_eq!(reader.get_ref().timeouts, [idle, flush, idle]);
+    }
+
+    #[test]
+    fn a_megabyte_without_newline_keeps_memory_bounded() {
+        let big = vec![b'x'; 1 << 20];
+        let mut input: Vec<u8> = big.clone();
+        input.extend_from_slice(b"\nafter\n");
+        let mut reader = FrameReader::new(&input[..], Limits::default()).unwrap();
+        assert_eq!(reader.read_frame().unwrap(), Some(Frame::TooLong));
+        assert!(
+            reader.line.capacity() <= 2 * MAX_LINE,
+            "{}",
+            reader.line.capacity()
+        );
+        assert_eq!(reader.read_frame().unwrap(), Some(Frame::Message(b"after")));
+        assert_eq!(reader.read_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn encode_line_table() {
+        let cases: &[(&str, Charset, &[u8])] = &[
+            ("西瓜", Charset::Gbk, b"\xce\xf7\xb9\xcf\r\n"),
+            ("西瓜", Charset::Utf8, "西瓜\r\n".as_bytes()),
+            ("a😀b", Charset::Gbk, b"a?b\r\n"),
+            ("", Charset::Gbk, b"\r\n"),
+        ];
+        for (text, charset, want) in cases {
+            let mut out = Vec::new();
+            encode_line(text, *charset, &mut out);
+            assert_eq!(out, *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn disconnect_kinds() {
+        use io::ErrorKind::*;
+        for (kind, want) in [
+            (ConnectionReset, true),
+            (BrokenPipe, true),
+            (UnexpectedEof, true),
+            (PermissionDenied, false),
+            (WouldBlock, false),
+        ] {
+            assert_eq!(is_disconnect(&kind.into()), want, "{kind:?}");
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! The TCP server: accept customers, give each one a thread, shut down cleanly.
+//!
+//! The design is the one the tutorial asks about ("could the server serve several
+//! customers at once?"): blocking `std::net` with one thread per connection, for the
+//! connection's whole life. Three additions make it hold up in a real classroom:
+//!
+//! - **Seats.** At most `max_clients` customers are served at once. A seat is a guard
+//!   ([`Seat`]) that frees itself when dropped, so no code path can leak one.
+//! - **A thread cache.** When a customer leaves, the thread parks for a while and is
+//!   handed the next accepted connection, instead of exiting (as MySQL's
+//!   `thread_cache_size` does). Spawning a thread costs more than serving a short session.
+//! - **Shutdown.** [`Handle::shutdown`] stops the accept loop (by connecting to it, since
+//!   closing a listener does not wake a blocked `accept` on Linux), shuts down the read
+//!   side of every live connection so its thread says goodbye, and wakes parked threads.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+
+use crate::codec::WireEncoding;
+use crate::connection::{self, ReplyWriter};
+use crate::protocol::{self, FrameReader, Limits};
+use crate::session::{Reply, Session};
+use crate::shop::Shop;
+
+/// Default for `--max-clients`: enough for a school, few enough that a runaway script
+/// cannot exhaust the machine's threads.
+pub const DEFAULT_MAX_CLIENTS: usize = 1024;
+
+/// Default for `--idle-timeout`: a customer silent this long is told so and closed, so a
+/// forgotten debug-assistant window does not hold a seat forever.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long one reply may take to write. A customer that sends but never reads fills
+/// its socket buffer; this bounds how long its thread can be stuck on it.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default stack for connection threads. The session needs only a few KiB; a small
+/// stack keeps 10,000 idle customers within a few dozen MiB.
+pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+
+/// Default for `--thread-cache`: how many idle threads wait for the next customer.
+pub const DEFAULT_THREAD_CACHE: usize = 64;
+
+/// How long a parked thread waits for a new customer before it exits.
+pub const PARKED_THREAD_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Pause after a failed `accept` (out of file descriptors, say), so the loop does not
+/// spin while the condition lasts.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long shutdown waits for connections to send their goodbye.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// How the server behaves; see `shop-server --help` for each field.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Wire encoding.
+    pub wire: WireEncoding,
+    /// Most customers served at once.
+    pub max_clients: usize,
+    /// Close customers silent for this long; `None` never does.
+    pub idle_timeout: Option<Duration>,
+    /// Longest time one reply may take to write.
+    pub write_timeout: Duration,
+    /// Most idle threads kept for the next customer; 0 disables the cache.
+    pub thread_cache: usize,
+    /// Stack size of connection threads, in bytes.
+    pub stack_size: usize,
+    /// Longest accepted message, in bytes.
+    pub max_line: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            wire: WireEncoding::default(),
+            max_clients: DEFAULT_MAX_CLIENTS,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            write_timeout: WRITE_TIMEOUT,
+            thread_cache: DEFAULT_THREAD_CACHE,
+            stack_size: DEFAULT_STACK_SIZE,
+            max_line: protocol::MAX_LINE,
+        }
+    }
+}
+
+/// A bound server, ready to [`run`](Server::run).
+pub struct Server {
+    listener: TcpListener,
+    ctx: Arc<Context>,
+}
+
+/// Everything the accept loop and the connection threads share.
+struct Context {
+    shop: Shop,
+    config: Config,
+    /// Set once by [`Handle::shutdown`].
+    stopping: AtomicBool,
+    /// Where to connect to wake the accept loop.
+    wake_addr: SocketAddr,
+    /// Live connections by id, so shutdown can reach them. Its size is the seat count.
+    live: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    next_id: AtomicU64,
+    /// Parked threads waiting for a customer: each entry is a way to hand one over.
+    parked: Mutex<Vec<(u64, Sender<Job>)>>,
+}
+
+/// A way to stop a running server from another thread (a signal handler thread, a test).
+#[derive(Clone)]
+pub struct Handle {
+    ctx: Arc<Context>,
+}
+
+/// A seat for one live customer. Dropping it frees the seat.
+struct Seat {
+    ctx: Arc<Context>,
+    id: u64,
+}
+
+/// An accepted customer on its way to a thread.
+struct Job {
+    stream: Arc<TcpStream>,
+    peer: SocketAddr,
+    seat: Seat,
+}
+
+impl Server {
+    /// Prepares to serve on an already bound listener, so callers (and tests) choose the
+    /// address, including port 0.
+    pub fn new(listener: TcpListener, shop: Shop, config: Config) -> io::Result<Server> {
+        let wake_addr = wake_address(listener.local_addr()?);
+        Ok(Server {
+            listener,
+            ctx: Arc::new(Context {
+                shop,
+                config,
+                stopping: AtomicBool::new(false),
+                wake_addr,
+                live: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(0),
+                parked: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// A handle that can stop this server.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            ctx: self.ctx.clone(),
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts customers until [`Handle::shutdown`] is called, then says goodbye to the
+    /// customers still connected and returns.
+    pub fn run(self) -> io::Result<()> {
+        let ctx = &self.ctx;
+        info!(
+            "serving {} items from {}, encoding {}, at most {} customers",
+            ctx.shop.items().len(),
+            ctx.shop.catalog_source(),
+            ctx.config.wire,
+            ctx.config.max_clients
+        );
+        loop {
+            let accepted = self.listener.accept();
+            if ctx.stopping.load(Ordering::Acquire) {
+                break;
+            }
+            match accepted {
+                Ok((stream, peer)) => ctx.admit(stream, peer),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE and friends: log, wait for descriptors to free up, go on.
+                    warn!("accept failed: {e}; retrying in {ACCEPT_BACKOFF:?}");
+                    thread::sleep(ACCEPT_BACKOFF);
+                }
+            }
+        }
+        ctx.close_all();
+        Ok(())
+    }
+}
+
+impl Handle {
+    /// Stops the server: no new customers, and every connected one is told the shop is
+    /// closing. [`Server::run`] returns once they are gone (or after a short grace).
+    pub fn shutdown(&self) {
+        if self.ctx.stopping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // The accept loop is blocked in accept(); a connection is what wakes it.
+        if let Err(e) = TcpStream::connect_timeout(&self.ctx.wake_addr, Duration::from_secs(1)) {
+            warn!(
+                "could not wake the accept loop at {}: {e}",
+                self.ctx.wake_addr
+            );
+        }
+    }
+
+    /// Customers connected right now.
+    pub fn connected(&self) -> usize {
+        self.ctx.lock_live().len()
+    }
+
+    /// Threads parked in the cache right now.
+    pub fn parked_threads(&self) -> usize {
+        self.ctx.lock_parked().len()
+    }
+}
+
+impl Context {
+    fn lock_live(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+        // A panic elsewhere cannot leave the map half-updated, so a poisoned lock is
+        // still safe to use.
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_parked(&self) -> MutexGuard<'_, Vec<(u64, Sender<Job>)>> {
+        self.parked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gives an accepted customer a seat and a thread, or a polite refusal.
+    fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
+        let stream = Arc::new(stream);
+        let Some(seat) = self.take_seat(&stream) else {
+            info!(
+                "{peer} turned away: all {} seats taken",
+                self.config.max_clients
+            );
+            self.refuse(&stream, &Reply::ShopFull);
+            return;
+        };
+        let job = Job { stream, peer, seat };
+        let Err(job) = self.hand_to_parked(job) else {
+            return;
+        };
+        let stream = job.stream.clone();
+        let ctx = self.clone();
+        let spawned = thread::Builder::new()
+            .name("customer".into())
+            .stack_size(self.config.stack_size)
+            .spawn(move || ctx.work(job));
+        if let Err(e) = spawned {
+            error!("{peer} turned away: cannot start a thread: {e}");
+            self.refuse(&stream, &Reply::Busy);
+        }
+    }
+
+    fn take_seat(self: &Arc<Self>, stream: &Arc<TcpStream>) -> Option<Seat> {
+        let mut live = self.lock_live();
+        if live.len() >= self.config.max_clients {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        live.insert(id, stream.clone());
+        Some(Seat {
+            ctx: self.clone(),
+            id,
+        })
+    }
+
+    /// Sends a one-line refusal without ever blocking the accept loop, then closes.
+    fn refuse(&self, stream: &TcpStream, reply: &Reply) {
+        let mut writer = ReplyWriter::new(stream);
+        let sent = stream
+            .set_nonblocking(true)
+            .and_then(|()| writer.send(reply, self.config.wire.greeting_charset()));
+        if let Err(e) = sent {
+            debug!("could not send refusal: {e}");
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
+
+    /// Hands a customer to a parked thread, or gives it back if none is parked.
+    fn hand_to_parked(&self, mut job: Job) -> Result<(), Job> {
+        loop {
+            let Some((_, sender)) = self.lock_parked().pop() else {
+                return Err(job);
+            };
+            match sender.send(job) {
+                Ok(()) => return Ok(()),
+                // That thread is gone; try the next one.
+                Err(mpsc::SendError(back)) => job = back,
+            }
+        }
+    }
+
+    /// A connection thread: serves customers until the cache has no room for it, it
+    /// has waited too long for the next one, or the server stops.
+    fn work(self: Arc<Self>, first: Job) {
+        let mut job = first;
+        let thread_id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        loop {
+            self.serve(job);
+            match self.park(thread_id) {
+                Some(next) => job = next,
+                None => return,
+            }
+        }
+    }
+
+    /// Waits for the next customer; `None` means this thread should exit.
+    fn park(&self, thread_id: u64) -> Option<Job> {
+        if self.stopping.load(Ordering::Acquire) {
+            return None;
+        }
+        let (sender, receiver) = mpsc::channel();
+        {
+            let mut parked = self.lock_parked();
+            if parked.len() >= self.config.thread_cache {
+                return None;
+            }
+            parked.push((thread_id, sender));
+        }
+        match receiver.recv_timeout(PARKED_THREAD_LIFETIME) {
+            Ok(job) => Some(job),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => {
+                let mut parked = self.lock_parked();
+                if let Some(i) = parked.iter().position(|(id, _)| *id == thread_id) {
+                    parked.swap_remove(i);
+                    return None;
+                }
+                drop(parked);
+                // The accept loop took our sender just now: a customer is on its way
+                // (or shutdown dropped the sender, and this returns at once).
+                receiver.recv().ok()
+            }
+        }
+    }
+
+    /// Serves one customer from greeting to goodbye. Errors end this connection only.
+    fn serve(&self, job: Job) {
+        let Job { stream, peer, seat } = job;
+        info!("{peer} connected");
+        let started = Instant::now();
+        let limits = Limits {
+            max_line: self.config.max_line,
+            idle: self.config.idle_timeout,
+            ..Limits::default()
+        };
+        let mut session = Session::new(self.shop.clone(), self.config.wire, self.config.max_line);
+        let result = stream
+            .set_nodelay(true)
+            .and_then(|()| stream.set_write_timeout(Some(self.config.write_timeout)))
+            .and_then(|()| FrameReader::new(&*stream, limits))
+            .and_then(|mut frames| {
+                let mut out = ReplyWriter::new(&*stream);
+                connection::converse(
+                    &mut frames,
+                    &mut out,
+                    &mut session,
+                    self.config.wire,
+                    &self.stopping,
+                    &peer,
+                )
+            });
+        let spent = session.spent();
+        let secs = started.elapsed().as_secs_f32();
+        match result {
+            Ok(end) => info!("{peer} left ({end}) after {secs:.1}s, spent {spent}"),
+            Err(e) if protocol::is_disconnect(&e) => {
+                info!("{peer} left ({e}) after {secs:.1}s, spent {spent}");
+            }
+            Err(e) if protocol::is_timeout(&e) => {
+                warn!(
+                    "{peer} dropped: a reply could not be sent within {:?}",
+                    self.config.write_timeout
+                );
+            }
+            Err(e) => warn!("{peer} dropped: {e}"),
+        }
+        drop(seat);
+    }
+
+    /// After the accept loop has stopped: tell every customer, wake parked threads, and
+    /// wait a moment for the goodbyes to go out.
+    fn close_all(&self) {
+        for stream in self.lock_live().values() {
+            // Their threads read end-of-stream, see `stopping` and say goodbye.
+            let _ = stream.shutdown(std::net::Shutdown::Read);
+        }
+        // Dropping the senders wakes every parked thread, which then exits.
+        self.lock_parked().clear();
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while !self.lock_live().is_empty() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let left = self.lock_live().len();
+        if left > 0 {
+            warn!("{left} connections still open at shutdown");
+        }
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.ctx.lock_live().remove(&self.id);
+    }
+}
+
+/// The address to connect to in order to wake our own `accept`: a wildcard listen
+/// address is reached through loopback.
+fn wake_address(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+/// Serves on `listener` until the process ends. Use [`Server`] directly to be able to
+/// shut it down.
+pub fn serve(listener: TcpListener, shop: Shop, config: Config) -> io::Result<()> {
+    Server::new(listener, shop, config)?.run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, EMBEDDED};
+    use crate::codec::{self, Charset};
+    use std::io::{BufRead, BufReader, Write};
+
+    fn start(config: Config) -> (SocketAddr, Handle, thread::JoinHandle<io::Result<()>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let shop = Shop::new(Catalog::parse(EMBEDDED, "t", config.wire).unwrap());
+        let server = Server::new(listener, shop, config).unwrap();
+        let addr = server.local_addr().unwrap();
+        let handle = server.handle();
+        (addr, handle, thread::spawn(move || server.run()))
+    }
+
+    fn read_line(reader: &mut impl BufRead) -> String {
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line).unwrap();
+        codec::decode(&line, WireEncoding::Gbk).unwrap().0
+    }
+
+    #[test]
+    fn wake_address_table() {
+        for (local, want) in [
+            ("0.0.0.0:9", "127.0.0.1:9"),
+            ("[::]:9", "[::1]:9"),
+            ("192.0.2.1:9", "192.0.2.1:9"),
+        ] {
+            assert_eq!(wake_address(local.parse().unwrap()), want.parse().unwrap());
+        }
+    }
+
+    #[test]
+    fn serves_reuses_threads_and_shuts_down() {
+        let (addr, handle, server) = start(Config::default());
+        for round in 0..3 {
+            let stream = TcpStream::connect(addr).unwrap();
+            let mut reader = BufReader::new(&stream);
+            assert!(
+                read_line(&mut reader).starts_with("目前商店还有"),
+                "round {round}"
+            );
+            (&stream)
+                .write_all(&codec::encode("西瓜\n拜拜\n", Charset::Gbk).unwrap())
+                .unwrap();
+            assert_eq!(
+                read_line(&mut reader),
+                "购买成功,余额 -2\r\n",
+                "fresh balance in round {round}"
+            );
+            assert_eq!(read_line(&mut reader), "欢迎下次光临\r\n");
+            assert_eq!(read_line(&mut reader), "", "closed after goodbye");
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while (handle.connected(), handle.parked_threads()) != (0, 1) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(handle.connected(), 0);
+        assert_eq!(
+            handle.parked_threads(),
+            1,
+            "one thread served all three, then parked"
+        );
+
+        let stream = TcpStream::connect(addr).unwrap();
+        let mut reader = BufReader::new(&stream);
+        read_line(&mut reader);
+        handle.shutdown();
+        assert_eq!(read_line(&mut reader), "本店打烊了,欢迎下次光临\r\n");
+        server.join().unwrap().unwrap();
+        assert_eq!(handle.parked_threads(), 0);
+    }
+}

@@ -1,0 +1,280 @@
+//! One customer's conversation: a [`Request`] in, a [`Reply`] out.
+//!
+//! Everything here is pure: no sockets, no bytes, no encodings. The connection loop in
+//! [`crate::connection`] turns bytes into a `Request`, and a `Reply` back into bytes.
+//! That keeps the rules of the shop testable with plain tables of cases.
+
+use std::fmt;
+
+use crate::catalog::Price;
+use crate::codec::WireEncoding;
+use crate::shop::{Purchase, Shop};
+
+/// Says goodbye; the server answers and closes.
+pub const BYE: &str = "拜拜";
+/// Asks for the full list of goods with prices and stock.
+pub const MENU: &str = "菜单";
+/// Words with a meaning of their own, which therefore cannot be item names.
+pub const RESERVED_WORDS: &[&str] = &[BYE, MENU];
+
+/// What a customer asked for, after framing and decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// A blank message: show the greeting again.
+    Empty,
+    /// `拜拜`.
+    Bye,
+    /// `菜单`.
+    Menu,
+    /// Anything else is taken as an item name.
+    Buy(&'a str),
+    /// The bytes were not valid text in the expected encoding.
+    Garbled,
+    /// The text held control characters (NUL, escape sequences, ...).
+    ControlChars,
+    /// The message was longer than the limit.
+    TooLong,
+}
+
+impl<'a> Request<'a> {
+    /// Parses decoded message text. Surrounding whitespace, including the full-width
+    /// space U+3000 that Chinese input methods produce, is ignored.
+    pub fn parse(text: &'a str) -> Request<'a> {
+        let text = text.trim();
+        match text {
+            "" => Request::Empty,
+            BYE => Request::Bye,
+            MENU => Request::Menu,
+            _ if text.chars().any(|c| c.is_control() && c != '\t') => Request::ControlChars,
+            _ => Request::Buy(text),
+        }
+    }
+}
+
+/// Everything the server can say. `Display` gives the exact wire text, without the
+/// line terminator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// The greeting, as built by [`Shop::greeting`].
+    Greeting(String),
+    /// A purchase went through; `spent` is the customer's running total.
+    Bought {
+        /// Everything this customer has spent in this session.
+        spent: Price,
+    },
+    /// No such item.
+    Unknown,
+    /// The item exists but is sold out.
+    SoldOut(String),
+    /// The answer to `拜拜`.
+    Bye,
+    /// The answer to `菜单`, as built by [`Shop::menu`].
+    Menu(String),
+    /// The message could not be decoded.
+    Garbled(WireEncoding),
+    /// The message held control characters.
+    ControlChars,
+    /// The message was longer than the limit (in bytes).
+    TooLong(usize),
+    /// Sent instead of a greeting when every seat is taken.
+    ShopFull,
+    /// Sent instead of a greeting when the server cannot start a thread.
+    Busy,
+    /// Sent to a customer who said nothing for this many seconds.
+    Idle(u64),
+    /// Sent to every customer when the server shuts down.
+    Closing,
+}
+
+impl Reply {
+    /// True if the server closes the connection after sending this reply.
+    pub fn closes(&self) -> bool {
+        matches!(
+            self,
+            Reply::Bye | Reply::ShopFull | Reply::Busy | Reply::Idle(_) | Reply::Closing
+        )
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Greeting(text) | Reply::Menu(text) => f.write_str(text),
+            Reply::Bought { spent } => write!(f, "购买成功,余额 -{spent}"),
+            Reply::Unknown => f.write_str("抱歉,您购买的商品目前没有,请选购其他的。"),
+            Reply::SoldOut(name) => write!(f, "抱歉,{name}已经卖完了,请选购其他的。"),
+            Reply::Bye => f.write_str("欢迎下次光临"),
+            Reply::Garbled(expected) => write!(
+                f,
+                "抱歉,无法识别您发送的文字,本店使用 {} 编码,请检查发送端的编码设置。",
+                expected.describe()
+            ),
+            Reply::ControlChars => f.write_str("抱歉,消息中有控制字符,请只发送商品名称。"),
+            Reply::TooLong(limit) => write!(f, "抱歉,消息太长了(超过 {limit} 字节),已忽略。"),
+            Reply::ShopFull => f.write_str("抱歉,本店客满了,请稍后再来。"),
+            Reply::Busy => f.write_str("抱歉,服务器忙,请稍后再来。"),
+            Reply::Idle(secs) => write!(f, "您已经 {secs} 秒没有说话了,连接将关闭,欢迎下次光临。"),
+            Reply::Closing => f.write_str("本店打烊了,欢迎下次光临"),
+        }
+    }
+}
+
+/// One customer's state: what they have spent so far.
+pub struct Session {
+    shop: Shop,
+    wire: WireEncoding,
+    max_line: usize,
+    spent: Price,
+}
+
+impl Session {
+    /// A fresh session with nothing spent.
+    pub fn new(shop: Shop, wire: WireEncoding, max_line: usize) -> Session {
+        Session {
+            shop,
+            wire,
+            max_line,
+            spent: Price(0),
+        }
+    }
+
+    /// The first thing a customer hears.
+    pub fn greet(&self) -> Reply {
+        Reply::Greeting(self.shop.greeting())
+    }
+
+    /// What this customer has spent so far.
+    pub fn spent(&self) -> Price {
+        self.spent
+    }
+
+    /// Answers one request. Every request gets exactly one reply.
+    pub fn handle(&mut self, request: Request<'_>) -> Reply {
+        match request {
+            Request::Empty => self.greet(),
+            Request::Bye => Reply::Bye,
+            Request::Menu => Reply::Menu(self.shop.menu()),
+            Request::Garbled => Reply::Garbled(self.wire),
+            Request::ControlChars => Reply::ControlChars,
+            Request::TooLong => Reply::TooLong(self.max_line),
+            Request::Buy(name) => match self.shop.buy(name) {
+                Purchase::Bought(price) => {
+                    self.spent = self.spent.saturating_add(price);
+                    Reply::Bought { spent: self.spent }
+                }
+                Purchase::SoldOut => Reply::SoldOut(name.to_string()),
+                Purchase::Unknown => Reply::Unknown,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    #[test]
+    fn parse_table() {
+        let cases = [
+            ("西瓜", Request::Buy("西瓜")),
+            ("  西瓜\t", Request::Buy("西瓜")),
+            ("\u{3000}西瓜\u{3000}", Request::Buy("西瓜")),
+            ("拜拜", Request::Bye),
+            (" 拜拜 ", Request::Bye),
+            ("菜单", Request::Menu),
+            ("", Request::Empty),
+            ("\u{3000} ", Request::Empty),
+            ("a\0b", Request::ControlChars),
+            ("\u{1b}[2J", Request::ControlChars),
+            ("红 牛", Request::Buy("红 牛")),
+        ];
+        for (text, want) in cases {
+            assert_eq!(Request::parse(text), want, "{text:?}");
+        }
+    }
+
+    fn shop(toml: &str) -> Shop {
+        Shop::new(Catalog::parse(toml, "test", WireEncoding::Gbk).unwrap())
+    }
+
+    #[test]
+    fn seed_transcript() {
+        let shop = shop(crate::catalog::EMBEDDED);
+        let mut s = Session::new(shop, WireEncoding::Gbk, 1024);
+        assert_eq!(
+            s.greet().to_string(),
+            "目前商店还有:瓜子(4.5),西瓜(2),矿泉水(2.5)。请问您需要什么?"
+        );
+        let steps = [
+            ("红牛", "抱歉,您购买的商品目前没有,请选购其他的。", false),
+            ("西瓜", "购买成功,余额 -2", false),
+            ("瓜子", "购买成功,余额 -6.5", false),
+            ("拜拜", "欢迎下次光临", true),
+        ];
+        for (text, want, closes) in steps {
+            let reply = s.handle(Request::parse(text));
+            assert_eq!(reply.to_string(), want, "{text}");
+            assert_eq!(reply.closes(), closes, "{text}");
+        }
+    }
+
+    #[test]
+    fn state_machine_table() {
+        let toml = "[[goods]]\nname = \"西瓜\"\nprice = 2\nstock = 1\n";
+        let mut s = Session::new(shop(toml), WireEncoding::Auto, 1024);
+        let steps: &[(Request, &str)] = &[
+            (Request::Buy("西瓜"), "购买成功,余额 -2"),
+            (Request::Buy("西瓜"), "抱歉,西瓜已经卖完了,请选购其他的。"),
+            (Request::Empty, "抱歉,商品都卖完了,欢迎下次光临。"),
+            (Request::Menu, "菜单:西瓜 2元 已卖完"),
+            (
+                Request::Garbled,
+                "抱歉,无法识别您发送的文字,本店使用 GBK 或 UTF-8 编码,请检查发送端的编码设置。",
+            ),
+            (
+                Request::ControlChars,
+                "抱歉,消息中有控制字符,请只发送商品名称。",
+            ),
+            (Request::TooLong, "抱歉,消息太长了(超过 1024 字节),已忽略。"),
+        ];
+        for (request, want) in steps {
+            assert_eq!(s.handle(*request).to_string(), *want, "{request:?}");
+        }
+        assert_eq!(s.spent(), Price(200), "a sold-out item costs nothing");
+    }
+
+    #[test]
+    fn sessions_keep_separate_totals() {
+        let shop = shop(crate::catalog::EMBEDDED);
+        let mut a = Session::new(shop.clone(), WireEncoding::Gbk, 1024);
+        let mut b = Session::new(shop, WireEncoding::Gbk, 1024);
+        assert_eq!(
+            a.handle(Request::Buy("瓜子")),
+            Reply::Bought { spent: Price(450) }
+        );
+        assert_eq!(
+            b.handle(Request::Buy("西瓜")),
+            Reply::Bought { spent: Price(200) }
+        );
+        assert_eq!(
+            a.handle(Request::Buy("西瓜")),
+            Reply::Bought { spent: Price(650) }
+        );
+    }
+
+    #[test]
+    fn closing_replies() {
+        for (reply, closes) in [
+            (Reply::Bye, true),
+            (Reply::Closing, true),
+            (Reply::Idle(5), true),
+            (Reply::ShopFull, true),
+            (Reply::Busy, true),
+            (Reply::Unknown, false),
+            (Reply::Menu(String::new()), false),
+        ] {
+            assert_eq!(reply.closes(), closes, "{reply:?}");
+        }
+    }
+}
