@@ -38,9 +38,10 @@ pub enum Request<'a> {
 
 impl<'a> Request<'a> {
     /// Parses decoded message text. Surrounding whitespace, including the full-width
-    /// space U+3000 that Chinese input methods produce, is ignored.
+    /// space U+3000 that Chinese input methods produce, and a stray BOM are ignored.
     pub fn parse(text: &'a str) -> Request<'a> {
-        let text = text.trim();
+        // A byte order mark is not whitespace, but some Windows tools put one in front.
+        let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
         match text {
             "" => Request::Empty,
             BYE => Request::Bye,
@@ -188,6 +189,7 @@ mod tests {
             ("a\0b", Request::ControlChars),
             ("\u{1b}[2J", Request::ControlChars),
             ("红 牛", Request::Buy("红 牛")),
+            ("\u{feff}西瓜", Request::Buy("西瓜")),
         ];
         for (text, want) in cases {
             assert_eq!(Request::parse(text), want, "{text:?}");

@@ -64,6 +64,11 @@ struct Args {
     #[arg(long, env = "SHOP_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
     idle_timeout: u64,
 
+    /// Seconds one reply may take to send. A customer that never reads fills its
+    /// socket buffer; after this long its connection is dropped and its thread freed.
+    #[arg(long, env = "SHOP_WRITE_TIMEOUT", default_value_t = server::WRITE_TIMEOUT.as_secs(), value_name = "SECS")]
+    write_timeout: u64,
+
     /// Idle threads kept waiting for the next customer, so a new connection does not
     /// pay for a new thread (0 = no cache). Parked threads exit after 60 s unused.
     #[arg(long, env = "SHOP_THREAD_CACHE", default_value_t = server::DEFAULT_THREAD_CACHE, value_name = "N")]
@@ -99,10 +104,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         wire: args.encoding,
         max_clients: args.max_clients,
         idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
+        write_timeout: Duration::from_secs(args.write_timeout.max(1)),
         thread_cache: args.thread_cache,
         max_line: args.max_line,
         stack_size: args.stack_kib.saturating_mul(1024),
-        ..Config::default()
     };
     let server = Server::new(listener, shop.clone(), config).context("cannot start the server")?;
     let addr = server
