@@ -72,6 +72,8 @@ pub struct Config {
     pub write_timeout: Duration,
     /// Most idle threads kept for the next customer; 0 disables the cache.
     pub thread_cache: usize,
+    /// How long a parked thread waits for a customer before it exits.
+    pub parked_lifetime: Duration,
     /// Stack size of connection threads, in bytes.
     pub stack_size: usize,
     /// Longest accepted message, in bytes.
@@ -86,6 +88,7 @@ impl Default for Config {
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             write_timeout: WRITE_TIMEOUT,
             thread_cache: DEFAULT_THREAD_CACHE,
+            parked_lifetime: PARKED_THREAD_LIFETIME,
             stack_size: DEFAULT_STACK_SIZE,
             max_line: protocol::MAX_LINE,
         }
@@ -108,7 +111,10 @@ struct Context {
     wake_addr: SocketAddr,
     /// Live connections by id, so shutdown can reach them. Its size is the seat count.
     live: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// Seat ids.
     next_id: AtomicU64,
+    /// Worker thread numbers, shown in the logs so reuse is visible.
+    next_worker: AtomicU64,
     /// Parked threads waiting for a customer: each entry is a way to hand one over.
     parked: Mutex<Vec<(u64, Sender<Job>)>>,
 }
@@ -129,7 +135,8 @@ struct Seat {
 struct Job {
     stream: Arc<TcpStream>,
     peer: SocketAddr,
-    seat: Seat,
+    /// Held only to be dropped: the seat frees itself when the job is done.
+    _seat: Seat,
 }
 
 impl Server {
@@ -146,6 +153,7 @@ impl Server {
                 wake_addr,
                 live: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
+                next_worker: AtomicU64::new(1),
                 parked: Mutex::new(Vec::new()),
             }),
         })
@@ -243,7 +251,11 @@ impl Context {
             self.refuse(&stream, &Reply::ShopFull);
             return;
         };
-        let job = Job { stream, peer, seat };
+        let job = Job {
+            stream,
+            peer,
+            _seat: seat,
+        };
         let Err(job) = self.hand_to_parked(job) else {
             return;
         };
@@ -302,18 +314,23 @@ impl Context {
     /// has waited too long for the next one, or the server stops.
     fn work(self: Arc<Self>, first: Job) {
         let mut job = first;
-        let thread_id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let worker = self.next_worker.fetch_add(1, Ordering::Relaxed);
         loop {
-            self.serve(job);
-            match self.park(thread_id) {
+            let finished = self.serve(job, worker);
+            match self.park(worker, finished) {
                 Some(next) => job = next,
                 None => return,
             }
         }
     }
 
-    /// Waits for the next customer; `None` means this thread should exit.
-    fn park(&self, thread_id: u64) -> Option<Job> {
+    /// Closes the finished connection and waits for the next customer; `None` means
+    /// this thread should exit.
+    ///
+    /// The thread joins the parked list *before* the old socket is closed. A customer
+    /// who reconnects the moment it sees the close (a script looping over short
+    /// sessions) then finds this thread waiting, instead of paying for a new one.
+    fn park(&self, worker: u64, finished: Job) -> Option<Job> {
         if self.stopping.load(Ordering::Acquire) {
             return None;
         }
@@ -323,14 +340,15 @@ impl Context {
             if parked.len() >= self.config.thread_cache {
                 return None;
             }
-            parked.push((thread_id, sender));
+            parked.push((worker, sender));
         }
-        match receiver.recv_timeout(PARKED_THREAD_LIFETIME) {
+        drop(finished);
+        match receiver.recv_timeout(self.config.parked_lifetime) {
             Ok(job) => Some(job),
             Err(RecvTimeoutError::Disconnected) => None,
             Err(RecvTimeoutError::Timeout) => {
                 let mut parked = self.lock_parked();
-                if let Some(i) = parked.iter().position(|(id, _)| *id == thread_id) {
+                if let Some(i) = parked.iter().position(|(id, _)| *id == worker) {
                     parked.swap_remove(i);
                     return None;
                 }
@@ -343,9 +361,10 @@ impl Context {
     }
 
     /// Serves one customer from greeting to goodbye. Errors end this connection only.
-    fn serve(&self, job: Job) {
-        let Job { stream, peer, seat } = job;
-        info!("{peer} connected");
+    /// Returns the job, still open, so that [`Context::park`] decides when it closes.
+    fn serve(&self, job: Job, worker: u64) -> Job {
+        let (stream, peer): (&TcpStream, _) = (&job.stream, job.peer);
+        info!("{peer} connected (worker {worker})");
         let started = Instant::now();
         let limits = Limits {
             max_line: self.config.max_line,
@@ -356,9 +375,9 @@ impl Context {
         let result = stream
             .set_nodelay(true)
             .and_then(|()| stream.set_write_timeout(Some(self.config.write_timeout)))
-            .and_then(|()| FrameReader::new(&*stream, limits))
+            .and_then(|()| FrameReader::new(stream, limits))
             .and_then(|mut frames| {
-                let mut out = ReplyWriter::new(&*stream);
+                let mut out = ReplyWriter::new(stream);
                 connection::converse(
                     &mut frames,
                     &mut out,
@@ -383,7 +402,7 @@ impl Context {
             }
             Err(e) => warn!("{peer} dropped: {e}"),
         }
-        drop(seat);
+        job
     }
 
     /// After the accept loop has stopped: tell every customer, wake parked threads, and
@@ -449,6 +468,33 @@ mod tests {
         let mut line = Vec::new();
         reader.read_until(b'\n', &mut line).unwrap();
         codec::decode(&line, WireEncoding::Gbk).unwrap().0
+    }
+
+    #[test]
+    fn parked_threads_exit_after_their_lifetime() {
+        let config = Config {
+            parked_lifetime: Duration::from_millis(200),
+            ..Config::default()
+        };
+        let (addr, handle, _server) = start(config);
+        let customers: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        for c in &customers {
+            read_line(&mut BufReader::new(c));
+        }
+        drop(customers);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while handle.parked_threads() < 3 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(handle.parked_threads(), 3, "all three threads parked");
+        while handle.parked_threads() > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            handle.parked_threads(),
+            0,
+            "parked threads exit after their lifetime"
+        );
     }
 
     #[test]

@@ -108,16 +108,12 @@ fn run(args: Args) -> anyhow::Result<()> {
         thread_cache: args.thread_cache,
         max_line: args.max_line,
         stack_size: args.stack_kib.saturating_mul(1024),
+        ..Config::default()
     };
     let server = Server::new(listener, shop.clone(), config).context("cannot start the server")?;
     let addr = server
         .local_addr()
         .context("cannot read the listening address")?;
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "listening on {addr}")
-        .and_then(|()| stdout.flush())
-        .context("cannot write to stdout")?;
-
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
     let handle = server.handle();
     thread::Builder::new()
@@ -129,6 +125,12 @@ fn run(args: Args) -> anyhow::Result<()> {
             }
         })
         .context("cannot start the signal thread")?;
+
+    // Printed last, once everything is set up: scripts and tests wait for this line.
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {addr}")
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")?;
 
     server.run().context("server failed")?;
     eprintln!("{}", sales_report(&shop.sales()));
