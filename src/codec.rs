@@ -9,6 +9,7 @@
 //! - A byte order mark silently switches an `encoding_rs` decoder to UTF-8 or UTF-16.
 //!   Every decoder here is created *without* BOM handling, so a BOM is just bytes.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -147,12 +148,15 @@ pub struct Unmappable {
 /// Decodes one whole message. With [`WireEncoding::Auto`], valid UTF-8 wins:
 /// UTF-8 Chinese is often *also* valid (but wrong) GBK, while GBK Chinese is rarely
 /// valid UTF-8, so trying UTF-8 first is what tells them apart.
-pub fn decode(bytes: &[u8], wire: WireEncoding) -> Result<(String, Charset), DecodeError> {
+///
+/// The text borrows from `bytes` when no conversion is needed (UTF-8, or ASCII in GBK),
+/// so the common case allocates nothing.
+pub fn decode(bytes: &[u8], wire: WireEncoding) -> Result<(Cow<'_, str>, Charset), DecodeError> {
     let try_one = |charset: Charset| {
         charset
             .encoding()
             .decode_without_bom_handling_and_without_replacement(bytes)
-            .map(|text| (text.into_owned(), charset))
+            .map(|text| (text, charset))
     };
     let decoded = match wire {
         WireEncoding::Gbk => try_one(Charset::Gbk),
@@ -274,7 +278,8 @@ mod tests {
             (b"\xef\xbb\xbfab", Utf8, ok("\u{feff}ab", Charset::Utf8)),
         ];
         for (bytes, wire, want) in cases {
-            assert_eq!(&decode(bytes, *wire), want, "decode({bytes:?}, {wire:?})");
+            let got = decode(bytes, *wire).map(|(text, c)| (text.into_owned(), c));
+            assert_eq!(&got, want, "decode({bytes:?}, {wire:?})");
         }
     }
 
@@ -332,8 +337,8 @@ mod tests {
         let utf8 = [b"\xef\xbb\xbf".as_slice(), "瓜子".as_bytes()].concat();
         let utf16 = b"\xff\xfe\x1c\x74\x50\x5b".to_vec(); // BOM + 瓜子 in UTF-16LE
         for bytes in [utf8, utf16] {
-            let whole = decode(&bytes, WireEncoding::Gbk);
-            assert_ne!(whole.map(|(t, _)| t).as_deref(), Ok("瓜子"), "{bytes:?}");
+            let whole = decode(&bytes, WireEncoding::Gbk).map(|(t, _)| t.into_owned());
+            assert_ne!(whole.as_deref(), Ok("瓜子"), "{bytes:?}");
             let mut streamed = String::new();
             let mut dec = StreamDecoder::new(Charset::Gbk);
             for b in &bytes {

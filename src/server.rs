@@ -467,7 +467,7 @@ mod tests {
     fn read_line(reader: &mut impl BufRead) -> String {
         let mut line = Vec::new();
         reader.read_until(b'\n', &mut line).unwrap();
-        codec::decode(&line, WireEncoding::Gbk).unwrap().0
+        codec::decode(&line, WireEncoding::Gbk).unwrap().0.into_owned()
     }
 
     #[test]

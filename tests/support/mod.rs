@@ -291,7 +291,7 @@ impl Customer {
         assert!(line.ends_with(b"\r\n"), "line must end in CRLF: {line:?}");
         let (text, _) = codec::decode(&line[..line.len() - 2], charset_wire(self.charset))
             .unwrap_or_else(|_| panic!("reply is not valid {}: {line:?}", self.charset));
-        text
+        text.into_owned()
     }
 
     /// Sends `text` encoded in `self.charset`, followed by `\n`.
