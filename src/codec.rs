@@ -9,11 +9,10 @@
 //! - A byte order mark silently switches an `encoding_rs` decoder to UTF-8 or UTF-16.
 //!   Every decoder here is created *without* BOM handling, so a BOM is just bytes.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use encoding_rs::{CoderResult, Decoder, EncoderResult};
+use encoding_rs::{CoderResult, Decoder, DecoderResult, EncoderResult};
 
 /// A concrete character set that bytes can be decoded from and encoded to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,22 +147,49 @@ pub struct Unmappable {
 /// Decodes one whole message. With [`WireEncoding::Auto`], valid UTF-8 wins:
 /// UTF-8 Chinese is often *also* valid (but wrong) GBK, while GBK Chinese is rarely
 /// valid UTF-8, so trying UTF-8 first is what tells them apart.
-///
-/// The text borrows from `bytes` when no conversion is needed (UTF-8, or ASCII in GBK),
-/// so the common case allocates nothing.
-pub fn decode(bytes: &[u8], wire: WireEncoding) -> Result<(Cow<'_, str>, Charset), DecodeError> {
-    let try_one = |charset: Charset| {
-        charset
-            .encoding()
-            .decode_without_bom_handling_and_without_replacement(bytes)
-            .map(|text| (text, charset))
-    };
+pub fn decode(bytes: &[u8], wire: WireEncoding) -> Result<(String, Charset), DecodeError> {
+    let mut text = String::new();
+    decode_into(bytes, wire, &mut text).map(|charset| (text, charset))
+}
+
+/// Like [`decode`], but writes into `out` (cleared first), so a connection can reuse
+/// one buffer for all its messages. On error `out` is left empty.
+pub fn decode_into(
+    bytes: &[u8],
+    wire: WireEncoding,
+    out: &mut String,
+) -> Result<Charset, DecodeError> {
+    out.clear();
+    let utf8 = || std::str::from_utf8(bytes).ok();
     let decoded = match wire {
-        WireEncoding::Gbk => try_one(Charset::Gbk),
-        WireEncoding::Utf8 => try_one(Charset::Utf8),
-        WireEncoding::Auto => try_one(Charset::Utf8).or_else(|| try_one(Charset::Gbk)),
+        WireEncoding::Utf8 => utf8()
+            .map(|text| out.push_str(text))
+            .map(|()| Charset::Utf8),
+        WireEncoding::Gbk => decode_gbk_into(bytes, out).then_some(Charset::Gbk),
+        WireEncoding::Auto => match utf8() {
+            Some(text) => {
+                out.push_str(text);
+                Some(Charset::Utf8)
+            }
+            None => decode_gbk_into(bytes, out).then_some(Charset::Gbk),
+        },
     };
+    if decoded.is_none() {
+        out.clear();
+    }
     decoded.ok_or(DecodeError { expected: wire })
+}
+
+/// Decodes GBK without replacement and without BOM sniffing; false if malformed.
+fn decode_gbk_into(bytes: &[u8], out: &mut String) -> bool {
+    let mut decoder = encoding_rs::GBK.new_decoder_without_bom_handling();
+    // `decode_to_string_*` never grows the String: reserve the worst case first.
+    let need = decoder
+        .max_utf8_buffer_length_without_replacement(bytes.len())
+        .unwrap_or(bytes.len() * 3 + 4);
+    out.reserve(need);
+    let (result, _read) = decoder.decode_to_string_without_replacement(bytes, out, true);
+    result == DecoderResult::InputEmpty
 }
 
 /// Encodes `text`, refusing any character the charset cannot carry.
@@ -278,8 +304,7 @@ mod tests {
             (b"\xef\xbb\xbfab", Utf8, ok("\u{feff}ab", Charset::Utf8)),
         ];
         for (bytes, wire, want) in cases {
-            let got = decode(bytes, *wire).map(|(text, c)| (text.into_owned(), c));
-            assert_eq!(&got, want, "decode({bytes:?}, {wire:?})");
+            assert_eq!(&decode(bytes, *wire), want, "decode({bytes:?}, {wire:?})");
         }
     }
 
@@ -310,6 +335,18 @@ mod tests {
     }
 
     #[test]
+    fn decode_into_reuses_and_clears_the_buffer() {
+        let mut buf = String::from("old");
+        assert_eq!(
+            decode_into(GBK_XIGUA, WireEncoding::Gbk, &mut buf),
+            Ok(Charset::Gbk)
+        );
+        assert_eq!(buf, "西瓜");
+        assert!(decode_into(b"\xce", WireEncoding::Gbk, &mut buf).is_err());
+        assert_eq!(buf, "", "no half-decoded text is left behind");
+    }
+
+    #[test]
     fn encode_into_leaves_buffer_alone_on_error() {
         let mut out = b"keep".to_vec();
         assert!(encode_into("瓜😀", Charset::Gbk, &mut out).is_err());
@@ -337,7 +374,7 @@ mod tests {
         let utf8 = [b"\xef\xbb\xbf".as_slice(), "瓜子".as_bytes()].concat();
         let utf16 = b"\xff\xfe\x1c\x74\x50\x5b".to_vec(); // BOM + 瓜子 in UTF-16LE
         for bytes in [utf8, utf16] {
-            let whole = decode(&bytes, WireEncoding::Gbk).map(|(t, _)| t.into_owned());
+            let whole = decode(&bytes, WireEncoding::Gbk).map(|(t, _)| t);
             assert_ne!(whole.as_deref(), Ok("瓜子"), "{bytes:?}");
             let mut streamed = String::new();
             let mut dec = StreamDecoder::new(Charset::Gbk);

@@ -4,14 +4,14 @@
 //! [`crate::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as bytes.
 //! It takes any [`Source`] and any `Write`, so tests can run it over byte slices.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::{debug, log_enabled};
 
-use crate::codec::{self, Charset, WireEncoding};
-use crate::protocol::{self, Frame, FrameError, FrameReader, Source};
+use crate::codec::{self, WireEncoding};
+use crate::protocol::{Frame, FrameError, FrameReader, ReplyWriter, Source};
 use crate::session::{Reply, Request, Session};
 
 /// How a conversation ended, when it ended in an orderly way.
@@ -38,40 +38,11 @@ impl fmt::Display for End {
     }
 }
 
-/// Writes replies, reusing one text buffer and one byte buffer for the whole connection
-/// so that a purchase allocates nothing.
-pub struct ReplyWriter<W: Write> {
-    out: W,
-    text: String,
-    bytes: Vec<u8>,
-}
-
-impl<W: Write> ReplyWriter<W> {
-    /// Wraps `out`.
-    pub fn new(out: W) -> Self {
-        ReplyWriter {
-            out,
-            text: String::new(),
-            bytes: Vec::new(),
-        }
-    }
-
-    /// Sends one reply line in `charset`, with a single `write_all`.
-    pub fn send(&mut self, reply: &Reply, charset: Charset) -> io::Result<()> {
-        self.text.clear();
-        self.bytes.clear();
-        let _ = write!(self.text, "{reply}");
-        protocol::encode_line(&self.text, charset, &mut self.bytes);
-        self.out.write_all(&self.bytes)?;
-        self.out.flush()
-    }
-}
-
 /// Runs one conversation: greets, then answers every message until the customer leaves,
 /// goes quiet, or `closing` is set and the read side is shut down.
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
-/// [`protocol::is_disconnect`] for the errors that are just a vanished customer.
+/// [`crate::protocol::is_disconnect`] for the errors that are just a vanished customer.
 pub fn converse<S: Source, W: Write>(
     frames: &mut FrameReader<S>,
     out: &mut ReplyWriter<W>,
@@ -83,6 +54,8 @@ pub fn converse<S: Source, W: Write>(
     // Until the customer says something, speak the greeting charset. With `auto`, each
     // reply then follows the charset of the message it answers.
     let mut charset = wire.greeting_charset();
+    // One decode buffer for the whole conversation: a purchase allocates nothing.
+    let mut text = String::new();
     out.send(&session.greet(), charset)?;
     loop {
         let request_reply = match frames.read_frame() {
@@ -90,8 +63,8 @@ pub fn converse<S: Source, W: Write>(
                 if log_enabled!(log::Level::Debug) {
                     debug!("{peer} sent {} bytes: {}", bytes.len(), codec::hex(bytes));
                 }
-                match codec::decode(bytes, wire) {
-                    Ok((text, used)) => {
+                match codec::decode_into(bytes, wire, &mut text) {
+                    Ok(used) => {
                         charset = used;
                         let request = Request::parse(&text);
                         let reply = session.handle(request);
@@ -126,6 +99,7 @@ pub fn converse<S: Source, W: Write>(
 mod tests {
     use super::*;
     use crate::catalog::{Catalog, EMBEDDED};
+    use crate::codec::Charset;
     use crate::protocol::Limits;
     use crate::shop::Shop;
 
@@ -136,7 +110,7 @@ mod tests {
         let mut out = ReplyWriter::new(Vec::new());
         let closing = AtomicBool::new(closing);
         let end = converse(&mut frames, &mut out, &mut session, wire, &closing, &"test").unwrap();
-        (out.out, end)
+        (out.into_inner(), end)
     }
 
     fn gbk(s: &str) -> Vec<u8> {

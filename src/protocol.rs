@@ -13,11 +13,14 @@
 //! `\n` (0x0A) never occurs inside a multibyte character of either, and it means a
 //! character split across two segments is simply joined before anyone decodes it.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use crate::codec::{self, Charset};
+use crate::session::{BOUGHT_PREFIX, Reply};
 
 /// The longest message we accept, in bytes. It matches the tutorial's `recv(1024)`, and
 /// it bounds the memory one connection can make us hold: a peer that sends a megabyte
@@ -102,7 +105,8 @@ impl Default for Limits {
 /// Splits a byte stream into messages. See the module docs for the rules.
 pub struct FrameReader<S: Source> {
     input: BufReader<S>,
-    /// The message being assembled; never longer than `limits.max_line`.
+    /// The message being assembled; never longer than `limits.max_line` plus the `\r`
+    /// of a CRLF.
     line: Vec<u8>,
     /// True while discarding the rest of an over-long message.
     overflow: bool,
@@ -165,7 +169,12 @@ impl<S: Source> FrameReader<S> {
                 Some(i) => (&chunk[..i], i + 1, true),
                 None => (chunk, chunk.len(), false),
             };
-            if !self.overflow && self.line.len() + body.len() <= self.limits.max_line {
+            // One byte of room beyond the limit for the `\r` of a CRLF: it ends the
+            // message rather than belonging to it, so a message of exactly `max_line`
+            // bytes is accepted whichever line end the sender uses. `finish` checks the
+            // length again once the `\r` is gone.
+            let room = self.limits.max_line.saturating_add(1);
+            if !self.overflow && self.line.len() + body.len() <= room {
                 self.line.extend_from_slice(body);
             } else {
                 // Too long: remember that, but keep none of its bytes.
@@ -185,11 +194,11 @@ impl<S: Source> FrameReader<S> {
     }
 
     fn finish(&mut self) -> Frame<'_> {
-        if self.overflow {
-            return Frame::TooLong;
-        }
         if self.line.last() == Some(&b'\r') {
             self.line.pop();
+        }
+        if self.overflow || self.line.len() > self.limits.max_line {
+            return Frame::TooLong;
         }
         Frame::Message(&self.line)
     }
@@ -224,12 +233,80 @@ pub fn is_disconnect(e: &io::Error) -> bool {
     )
 }
 
+/// Turns replies into line bytes and writes each with a single `write_all`.
+///
+/// It reuses one text buffer and one byte buffer for the whole connection. The reply to
+/// a purchase, by far the most frequent, skips text formatting and encoding altogether:
+/// it is a fixed prefix, encoded once per process, followed by an ASCII number, which
+/// has the same bytes in GBK and UTF-8.
+pub struct ReplyWriter<W: Write> {
+    out: W,
+    text: String,
+    bytes: Vec<u8>,
+}
+
+impl<W: Write> ReplyWriter<W> {
+    /// Wraps `out`.
+    pub fn new(out: W) -> Self {
+        ReplyWriter {
+            out,
+            text: String::new(),
+            bytes: Vec::new(),
+        }
+    }
+
+    /// Sends one reply line in `charset`.
+    pub fn send(&mut self, reply: &Reply, charset: Charset) -> io::Result<()> {
+        self.bytes.clear();
+        encode_reply(reply, charset, &mut self.text, &mut self.bytes);
+        self.out.write_all(&self.bytes)?;
+        self.out.flush()
+    }
+
+    /// The wrapped writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// Appends the line for `reply` to `out`; `scratch` is a reusable text buffer.
+fn encode_reply(reply: &Reply, charset: Charset, scratch: &mut String, out: &mut Vec<u8>) {
+    static BOUGHT_PREFIX_GBK: LazyLock<Vec<u8>> = LazyLock::new(|| {
+        let mut bytes = Vec::new();
+        encode_text(BOUGHT_PREFIX, Charset::Gbk, &mut bytes);
+        bytes
+    });
+    match reply {
+        Reply::Bought { spent } => {
+            out.extend_from_slice(match charset {
+                Charset::Gbk => &BOUGHT_PREFIX_GBK,
+                Charset::Utf8 => BOUGHT_PREFIX.as_bytes(),
+            });
+            // A price prints as ASCII digits and a dot: the same bytes in any charset.
+            scratch.clear();
+            let _ = write!(scratch, "{spent}");
+            out.extend_from_slice(scratch.as_bytes());
+            out.extend_from_slice(EOL);
+        }
+        _ => {
+            scratch.clear();
+            let _ = write!(scratch, "{reply}");
+            encode_line(scratch, charset, out);
+        }
+    }
+}
+
 /// Appends `text` and the line terminator to `out`, encoded in `charset`.
 ///
 /// Reply texts are built from fixed Chinese strings and catalog names that were checked
 /// at start-up, so they always encode. Should one ever not, the character is sent as `?`
 /// rather than as encoding_rs's silent `&#NNNN;`.
 pub fn encode_line(text: &str, charset: Charset, out: &mut Vec<u8>) {
+    encode_text(text, charset, out);
+    out.extend_from_slice(EOL);
+}
+
+fn encode_text(text: &str, charset: Charset, out: &mut Vec<u8>) {
     if codec::encode_into(text, charset, out).is_err() {
         let mut buf = [0u8; 4];
         for ch in text.chars() {
@@ -238,7 +315,6 @@ pub fn encode_line(text: &str, charset: Charset, out: &mut Vec<u8>) {
             }
         }
     }
-    out.extend_from_slice(EOL);
 }
 
 #[cfg(test)]
@@ -355,6 +431,26 @@ mod tests {
             ("idle", vec![None, Some(b"a\n")], vec![Got::Idle, msg("a")]),
             ("at limit", vec![Some(b"12345678\n")], vec![msg("12345678")]),
             (
+                "at limit crlf",
+                vec![Some(b"12345678\r\n")],
+                vec![msg("12345678")],
+            ),
+            (
+                "at limit crlf split",
+                vec![Some(b"12345678\r"), Some(b"\n")],
+                vec![msg("12345678")],
+            ),
+            (
+                "over limit with a cr",
+                vec![Some(b"123456789\r\nok\n")],
+                vec![Got::TooLong, msg("ok")],
+            ),
+            (
+                "over limit by the cr of a flushed message is still a message",
+                vec![Some(b"12345678\r"), None, Some(b"ok\n")],
+                vec![msg("12345678"), msg("ok")],
+            ),
+            (
                 "over limit",
                 vec![Some(b"123456789\nok\n")],
                 vec![Got::TooLong, msg("ok")],
@@ -421,6 +517,33 @@ mod tests {
             encode_line(text, *charset, &mut out);
             assert_eq!(out, *want, "{text}");
         }
+    }
+
+    #[test]
+    fn the_purchase_fast_path_sends_the_same_bytes_as_the_display_text() {
+        use crate::catalog::Price;
+        let mut scratch = String::new();
+        for charset in [Charset::Gbk, Charset::Utf8] {
+            for fen in [0, 5, 50, 200, 450, 650, 1001, 123_456_789] {
+                let reply = Reply::Bought { spent: Price(fen) };
+                let mut fast = Vec::new();
+                encode_reply(&reply, charset, &mut scratch, &mut fast);
+                let mut slow = Vec::new();
+                encode_line(&reply.to_string(), charset, &mut slow);
+                assert_eq!(fast, slow, "{reply} in {charset}");
+            }
+        }
+        let mut out = Vec::new();
+        encode_reply(
+            &Reply::Bought { spent: Price(650) },
+            Charset::Gbk,
+            &mut scratch,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            codec::encode("购买成功,余额 -6.5\r\n", Charset::Gbk).unwrap()
+        );
     }
 
     #[test]

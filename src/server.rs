@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 
 use crate::codec::WireEncoding;
-use crate::connection::{self, ReplyWriter};
-use crate::protocol::{self, FrameReader, Limits};
+use crate::connection;
+use crate::protocol::{self, FrameReader, Limits, ReplyWriter};
 use crate::session::{Reply, Session};
 use crate::shop::Shop;
 
@@ -467,7 +467,7 @@ mod tests {
     fn read_line(reader: &mut impl BufRead) -> String {
         let mut line = Vec::new();
         reader.read_until(b'\n', &mut line).unwrap();
-        codec::decode(&line, WireEncoding::Gbk).unwrap().0.into_owned()
+        codec::decode(&line, WireEncoding::Gbk).unwrap().0
     }
 
     #[test]

@@ -14,6 +14,8 @@ use crate::shop::{Purchase, Shop};
 pub const BYE: &str = "拜拜";
 /// Asks for the full list of goods with prices and stock.
 pub const MENU: &str = "菜单";
+/// The fixed start of the purchase reply; the customer's running total follows.
+pub const BOUGHT_PREFIX: &str = "购买成功,余额 -";
 /// Words with a meaning of their own, which therefore cannot be item names.
 pub const RESERVED_WORDS: &[&str] = &[BYE, MENU];
 
@@ -101,7 +103,7 @@ impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reply::Greeting(text) | Reply::Menu(text) => f.write_str(text),
-            Reply::Bought { spent } => write!(f, "购买成功,余额 -{spent}"),
+            Reply::Bought { spent } => write!(f, "{BOUGHT_PREFIX}{spent}"),
             Reply::Unknown => f.write_str("抱歉,您购买的商品目前没有,请选购其他的。"),
             Reply::SoldOut(name) => write!(f, "抱歉,{name}已经卖完了,请选购其他的。"),
             Reply::Bye => f.write_str("欢迎下次光临"),

@@ -291,7 +291,7 @@ impl Customer {
         assert!(line.ends_with(b"\r\n"), "line must end in CRLF: {line:?}");
         let (text, _) = codec::decode(&line[..line.len() - 2], charset_wire(self.charset))
             .unwrap_or_else(|_| panic!("reply is not valid {}: {line:?}", self.charset));
-        text.into_owned()
+        text
     }
 
     /// Sends `text` encoded in `self.charset`, followed by `\n`.
@@ -363,4 +363,78 @@ pub fn all_at_once<T: Send + 'static>(
         .into_iter()
         .map(|h| h.join().expect("worker thread"))
         .collect()
+}
+
+/// One item line of the sales summary the server prints to stderr when it stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryLine {
+    pub name: String,
+    pub sold: u64,
+    /// As printed, in yuan (`112.5`).
+    pub takings: String,
+    /// `None` for unlimited stock.
+    pub left: Option<u64>,
+}
+
+/// The sales summary in the server's stderr: the item lines, then the total line as
+/// (pieces sold, takings as printed). `None` if there is no summary.
+pub fn sales_summary(stderr: &str) -> Option<(Vec<SummaryLine>, u64, String)> {
+    let (_, block) = stderr.split_once("sales summary:\n")?;
+    let mut items = Vec::new();
+    for line in block.lines() {
+        let line = line.strip_prefix("  ")?;
+        if let Some(total) = line.strip_prefix("total: ") {
+            let (sold, rest) = total.split_once(" sold, takings ")?;
+            let takings = rest.strip_suffix(" yuan")?;
+            return Some((items, sold.parse().ok()?, takings.to_string()));
+        }
+        let (name, rest) = line.split_once(": ")?;
+        let (sold, rest) = rest.split_once(" sold, takings ")?;
+        let (takings, rest) = rest.split_once(" yuan, ")?;
+        let left = rest.strip_suffix(" left")?;
+        items.push(SummaryLine {
+            name: name.to_string(),
+            sold: sold.parse().ok()?,
+            takings: takings.to_string(),
+            left: if left == "unlimited" {
+                None
+            } else {
+                Some(left.parse().ok()?)
+            },
+        });
+    }
+    None
+}
+
+/// Log lines at warning level or above (env_logger's `[time LEVEL target] message`).
+pub fn warnings(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with('[') && (l.contains(" WARN ") || l.contains(" ERROR ")))
+        .collect()
+}
+
+impl ShopServer {
+    /// Sends `signal` (e.g. "INT", "TERM") without waiting for anything.
+    pub fn send_signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(ok.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the process to exit, for up to `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Give the stderr thread a moment to collect the last lines.
+                thread::sleep(Duration::from_millis(100));
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
 }
