@@ -1,0 +1,174 @@
+//! Closing the shop with SIGTERM or SIGINT, against the real `shop-server`: it stops
+//! accepting, tells every connected customer `本店打烊了,欢迎下次光临` and closes them,
+//! prints a sales summary to stderr that matches what was bought, and exits 0 within
+//! about a second, even with parked threads and a customer stuck in a write.
+//!
+//! Once the shop has closed there is no "fresh customer" to serve: instead each test
+//! checks that a customer arriving after the signal is not served.
+
+mod support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use support::{Customer, ShopServer, gbk, sales_summary, warnings};
+
+const CLOSING: &str = "本店打烊了,欢迎下次光临";
+
+/// Asserts that a customer arriving now gets nothing from the shop: the connection is
+/// refused, or it is accepted by the kernel but closed or reset without a word.
+fn not_served(addr: SocketAddr) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("set timeout");
+    let mut buf = [0u8; 256];
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!(
+            "served after the signal: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("neither served nor closed: {e}"),
+    }
+}
+
+/// Customers who bought something, one who left (so its thread is parked in the cache),
+/// and a crowd of silent ones. Returns the customers still connected.
+fn a_day_of_trade(server: &ShopServer) -> Vec<Customer> {
+    let mut a = server.customer();
+    assert_eq!(a.ask("西瓜"), "购买成功,余额 -2");
+    assert_eq!(a.ask("西瓜"), "购买成功,余额 -4");
+    assert_eq!(a.ask("瓜子"), "购买成功,余额 -8.5");
+    let mut b = server.customer();
+    for spent in ["2.5", "5", "7.5"] {
+        assert_eq!(b.ask("矿泉水"), format!("购买成功,余额 -{spent}"));
+    }
+    assert_eq!(b.ask("红牛"), "抱歉,您购买的商品目前没有,请选购其他的。");
+    let mut gone = server.customer();
+    assert_eq!(gone.ask("西瓜"), "购买成功,余额 -2");
+    assert_eq!(gone.ask("拜拜"), "欢迎下次光临");
+    gone.expect_closed();
+    let mut customers = vec![a, b];
+    customers.extend((0..30).map(|_| server.customer()));
+    customers
+}
+
+const DAY_OF_TRADE_SUMMARY: &str = "sales summary:
+  瓜子: 1 sold, takings 4.5 yuan, 99 left
+  西瓜: 3 sold, takings 6 yuan, 47 left
+  矿泉水: 3 sold, takings 7.5 yuan, 197 left
+  total: 7 sold, takings 18 yuan
+";
+
+fn closes_on(signal: &str) {
+    let mut server = ShopServer::start(&[]);
+    let mut customers = a_day_of_trade(&server);
+
+    let started = Instant::now();
+    server.send_signal(signal);
+    let status = server.wait_exit(Duration::from_secs(10));
+    let took = started.elapsed();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{signal}: {status:?}\n{}",
+        server.stderr()
+    );
+    // About a second, generously: the point is not waiting for the write or idle timeout.
+    assert!(
+        took < Duration::from_secs(3),
+        "{signal}: exit took {took:?}"
+    );
+
+    for (i, c) in customers.iter_mut().enumerate() {
+        assert_eq!(c.read_line(), CLOSING, "{signal}: customer {i}");
+        c.expect_closed();
+    }
+    // The summary's last line, read from stderr by another thread, may lag the exit.
+    assert!(server.wait_for_log("  total: ", Duration::from_secs(5)));
+    let log = server.stderr();
+    assert!(log.contains(DAY_OF_TRADE_SUMMARY), "{signal}:\n{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    let warned = warnings(&log);
+    assert!(warned.is_empty(), "{signal}: {warned:?}");
+    not_served(server.addr);
+}
+
+#[test]
+fn sigterm_closes_the_shop_politely() {
+    closes_on("TERM");
+}
+
+#[test]
+fn sigint_closes_the_shop_politely() {
+    closes_on("INT");
+}
+
+#[test]
+fn a_customer_stuck_in_a_write_does_not_hold_up_closing() {
+    // Big 菜单 replies fill the socket buffers of a customer who never reads; the
+    // default write timeout (10 s) is far longer than the shutdown may take.
+    let goods: String = (0..200)
+        .map(|i| format!("[[goods]]\nname = \"零食{i:03}\"\nprice = 0.5\nstock = 1000\n"))
+        .collect();
+    let mut server = ShopServer::with_goods(&goods, &[]);
+    let mut buyer = server.customer();
+    assert_eq!(buyer.ask("零食001"), "购买成功,余额 -0.5");
+    assert_eq!(buyer.ask("零食199"), "购买成功,余额 -1");
+
+    let mut hog = TcpStream::connect(server.addr).expect("connect");
+    hog.set_write_timeout(Some(Duration::from_millis(300)))
+        .expect("set timeout");
+    let requests = gbk(&"菜单\n".repeat(1000));
+    let mut sent = 0usize;
+    // Keep asking, never reading, until our own writes stall: the server's thread is
+    // then blocked writing to the hog, and will be until the write timeout.
+    loop {
+        match hog.write(&requests) {
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("write failed after {sent} bytes: {e}"),
+        }
+        assert!(sent < 64 << 20, "64 MiB sent and the buffers never filled");
+    }
+
+    let started = Instant::now();
+    server.send_signal("INT");
+    assert!(
+        server.wait_for_log("signal 2 received", Duration::from_secs(5)),
+        "{}",
+        server.stderr()
+    );
+    // While the shop waits for the stuck customer, it does not take new ones.
+    not_served(server.addr);
+    let status = server.wait_exit(Duration::from_secs(10));
+    let took = started.elapsed();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        server.stderr()
+    );
+    // The shutdown grace (0.8 s) for the stuck customer, plus a generous margin.
+    assert!(took < Duration::from_secs(4), "exit took {took:?}");
+
+    assert_eq!(buyer.read_line(), CLOSING);
+    buyer.expect_closed();
+    assert!(server.wait_for_log("  total: ", Duration::from_secs(5)));
+    let log = server.stderr();
+    assert!(
+        log.contains("  零食001: 1 sold, takings 0.5 yuan, 999 left\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("  零食199: 1 sold, takings 0.5 yuan, 999 left\n"),
+        "{log}"
+    );
+    assert!(log.contains("  total: 2 sold, takings 1 yuan\n"), "{log}");
+    let (items, pieces, _) = sales_summary(&log).expect("a sales summary");
+    assert_eq!(items.len(), 200);
+    assert_eq!(items.iter().map(|i| i.sold).sum::<u64>(), pieces);
+    assert!(!log.contains("panicked"), "{log}");
+}
