@@ -141,11 +141,24 @@ impl Catalog {
             None if local.is_file() => local,
             None => return Catalog::parse(EMBEDDED, "<embedded goods.toml>", wire),
         };
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+        let bytes = std::fs::read(path).map_err(|source| CatalogError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Catalog::parse(&text, &path.display().to_string(), wire)
+        let name = path.display().to_string();
+        let text = String::from_utf8(bytes).map_err(|e| {
+            // Notepad on a Chinese Windows may save as GBK ("ANSI"); say how to fix it.
+            let at = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            CatalogError::Invalid {
+                source_name: name.clone(),
+                line,
+                message:
+                    "the file is not UTF-8 text; save it as UTF-8 (TOML requires it), not GBK/ANSI"
+                        .into(),
+            }
+        })?;
+        Catalog::parse(&text, &name, wire)
     }
 
     /// Parses and validates catalog text. `source_name` is used in error messages.
@@ -447,6 +460,19 @@ mod tests {
         }
         // An emoji is fine over UTF-8.
         assert!(Catalog::parse(&item("😀", "1"), "t", WireEncoding::Utf8).is_ok());
+    }
+
+    #[test]
+    fn a_gbk_saved_file_gets_a_hint_and_a_line() {
+        let path = std::env::temp_dir().join(format!("snack-shop-gbk-{}.toml", std::process::id()));
+        let text = "# goods\n[[goods]]\nname = \"瓜子\"\nprice = 1\n";
+        std::fs::write(&path, codec::encode(text, codec::Charset::Gbk).unwrap()).unwrap();
+        let err = Catalog::load(Some(&path), WireEncoding::Gbk)
+            .unwrap_err()
+            .to_string();
+        let _ = std::fs::remove_file(&path);
+        assert!(err.contains(":3: the file is not UTF-8"), "{err}");
+        assert!(err.contains("save it as UTF-8"), "{err}");
     }
 
     #[test]

@@ -392,7 +392,10 @@ impl Context {
         match result {
             Ok(end) => info!("{peer} left ({end}) after {secs:.1}s, spent {spent}"),
             Err(e) if protocol::is_disconnect(&e) => {
-                info!("{peer} left ({e}) after {secs:.1}s, spent {spent}");
+                // A reset or a broken pipe is how many clients (Windows ones above all)
+                // hang up: an ordinary departure, with the details only at debug level.
+                debug!("{peer} disconnected abruptly: {e}");
+                info!("{peer} left (hung up) after {secs:.1}s, spent {spent}");
             }
             Err(e) if protocol::is_timeout(&e) => {
                 warn!(

@@ -191,7 +191,7 @@ fn a_goods_file_that_cannot_be_read_is_refused() {
     let gbk_file = gbk_file.to_str().unwrap();
     refused(
         &["--goods", gbk_file, "--port", "0"],
-        &[gbk_file, "cannot read goods file", "UTF-8"],
+        &[&format!("{gbk_file}:2: "), "not UTF-8", "save it as UTF-8"],
     );
 }
 
