@@ -84,7 +84,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    init_logging();
     match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -135,6 +135,28 @@ fn run(args: Args) -> anyhow::Result<()> {
     server.run().context("server failed")?;
     eprintln!("{}", sales_report(&shop.sales()));
     Ok(())
+}
+
+/// Logs go to stderr, `info` and up unless `RUST_LOG` says otherwise.
+///
+/// The format is deliberately plain (`[time LEVEL] message`): no colours and no module
+/// path. With env_logger's default format, logging the two lines of a short session
+/// was half of the server's own instructions in the session benchmark, most of it
+/// styling and then stripping the styles again (docs/BENCHMARKS.md).
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format(|buf, record| {
+            writeln!(
+                buf,
+                "[{} {}] {}",
+                buf.timestamp_seconds(),
+                record.level(),
+                record.args()
+            )
+        })
+        // Nothing in this format is styled, so there is nothing to strip either.
+        .write_style(env_logger::WriteStyle::Always)
+        .init();
 }
 
 /// Raises the soft open-file limit to the hard limit: every customer is a descriptor,
