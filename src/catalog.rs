@@ -56,6 +56,31 @@ impl Price {
             .ok_or_else(|| format!("price {s} is too large"))
     }
 
+    /// Appends the same text as `Display` to `out`, as ASCII bytes (the same in GBK and
+    /// UTF-8). The purchase reply uses it: it skips the formatting machinery, which was
+    /// a tenth of the work of answering a purchase.
+    pub fn push_ascii(self, out: &mut Vec<u8>) {
+        let (yuan, fen) = (self.0 / 100, self.0 % 100);
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut rest = yuan;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[start..]);
+        if fen != 0 {
+            out.extend_from_slice(&[b'.', b'0' + (fen / 10) as u8]);
+            if fen % 10 != 0 {
+                out.push(b'0' + (fen % 10) as u8);
+            }
+        }
+    }
+
     /// Adds two amounts, saturating instead of wrapping (a total can never overflow
     /// into a small number).
     pub fn saturating_add(self, other: Price) -> Price {
@@ -330,6 +355,16 @@ mod tests {
             (1001, "10.01"),
         ] {
             assert_eq!(Price(fen).to_string(), want);
+        }
+    }
+
+    #[test]
+    fn push_ascii_matches_display() {
+        let samples = (0..3000).chain([99_999, 100_000, 123_456_789, u64::MAX - 1, u64::MAX]);
+        for fen in samples {
+            let mut out = Vec::new();
+            Price(fen).push_ascii(&mut out);
+            assert_eq!(out, Price(fen).to_string().as_bytes(), "{fen}");
         }
     }
 

@@ -282,10 +282,7 @@ fn encode_reply(reply: &Reply, charset: Charset, scratch: &mut String, out: &mut
                 Charset::Gbk => &BOUGHT_PREFIX_GBK,
                 Charset::Utf8 => BOUGHT_PREFIX.as_bytes(),
             });
-            // A price prints as ASCII digits and a dot: the same bytes in any charset.
-            scratch.clear();
-            let _ = write!(scratch, "{spent}");
-            out.extend_from_slice(scratch.as_bytes());
+            spent.push_ascii(out);
             out.extend_from_slice(EOL);
         }
         _ => {

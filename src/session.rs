@@ -43,7 +43,8 @@ impl<'a> Request<'a> {
     /// space U+3000 that Chinese input methods produce, and a stray BOM are ignored.
     pub fn parse(text: &'a str) -> Request<'a> {
         // A byte order mark is not whitespace, but some Windows tools put one in front.
-        let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        let text = text.trim();
+        let text = text.strip_prefix('\u{feff}').map_or(text, str::trim);
         match text {
             "" => Request::Empty,
             BYE => Request::Bye,
