@@ -363,7 +363,9 @@ impl Context {
     /// Serves one customer from greeting to goodbye. Errors end this connection only.
     /// Returns the job, still open, so that [`Context::park`] decides when it closes.
     fn serve(&self, job: Job, worker: u64) -> Job {
-        let (stream, peer): (&TcpStream, _) = (&job.stream, job.peer);
+        // Formatted once: a socket address is costly to format, and a session logs it
+        // at least twice.
+        let (stream, peer): (&TcpStream, String) = (&job.stream, job.peer.to_string());
         info!("{peer} connected (worker {worker})");
         let started = Instant::now();
         let limits = Limits {

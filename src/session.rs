@@ -5,6 +5,7 @@
 //! That keeps the rules of the shop testable with plain tables of cases.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::catalog::Price;
 use crate::codec::WireEncoding;
@@ -60,7 +61,7 @@ impl<'a> Request<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// The greeting, as built by [`Shop::greeting`].
-    Greeting(String),
+    Greeting(Arc<str>),
     /// A purchase went through; `spent` is the customer's running total.
     Bought {
         /// Everything this customer has spent in this session.
@@ -103,7 +104,8 @@ impl Reply {
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reply::Greeting(text) | Reply::Menu(text) => f.write_str(text),
+            Reply::Greeting(text) => f.write_str(text),
+            Reply::Menu(text) => f.write_str(text),
             Reply::Bought { spent } => write!(f, "{BOUGHT_PREFIX}{spent}"),
             Reply::Unknown => f.write_str("抱歉,您购买的商品目前没有,请选购其他的。"),
             Reply::SoldOut(name) => write!(f, "抱歉,{name}已经卖完了,请选购其他的。"),

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use crate::catalog::{Catalog, Item, Price};
 
@@ -22,6 +22,9 @@ struct Inner {
     /// Item name to index into `catalog.items()` and `stock`.
     index: HashMap<String, usize>,
     stock: Vec<Stock>,
+    /// The greeting as of the last sell-out. Only an item running out changes it, so
+    /// it is rebuilt then, not for every customer who connects.
+    greeting: RwLock<Arc<str>>,
 }
 
 struct Stock {
@@ -72,13 +75,16 @@ impl Shop {
                 sold: AtomicU64::new(0),
             })
             .collect();
-        Shop {
+        let shop = Shop {
             inner: Arc::new(Inner {
                 catalog,
                 index,
                 stock,
+                greeting: RwLock::new(Arc::from("")),
             }),
-        }
+        };
+        shop.refresh_greeting();
+        shop
     }
 
     /// Sells one piece of `name`, if there is one. Atomic across all connections.
@@ -90,8 +96,11 @@ impl Shop {
         if let Some(remaining) = &stock.remaining {
             let took =
                 remaining.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
-            if took.is_err() {
-                return Purchase::SoldOut;
+            match took {
+                Err(_) => return Purchase::SoldOut,
+                // This was the last piece: the greeting no longer lists the item.
+                Ok(1) => self.refresh_greeting(),
+                Ok(_) => {}
             }
         }
         stock.sold.fetch_add(1, Ordering::Relaxed);
@@ -120,7 +129,28 @@ impl Shop {
 
     /// The greeting, listing the items in stock with their prices, in catalog order:
     /// `目前商店还有:瓜子(4.5),西瓜(2),矿泉水(2.5)。请问您需要什么?`
-    pub fn greeting(&self) -> String {
+    pub fn greeting(&self) -> Arc<str> {
+        let greeting = self
+            .inner
+            .greeting
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        Arc::clone(&greeting)
+    }
+
+    /// Rebuilds the greeting from the stock as it is now. Building it while holding
+    /// the write lock means that of two items selling out at once, the later rebuild
+    /// sees both.
+    fn refresh_greeting(&self) {
+        let mut greeting = self
+            .inner
+            .greeting
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *greeting = Arc::from(self.build_greeting());
+    }
+
+    fn build_greeting(&self) -> String {
         let mut text = String::from("目前商店还有:");
         let mut any = false;
         for (_, item) in self
@@ -214,7 +244,7 @@ mod tests {
         let shop =
             Shop::new(Catalog::parse(crate::catalog::EMBEDDED, "t", WireEncoding::Gbk).unwrap());
         assert_eq!(
-            shop.greeting(),
+            &*shop.greeting(),
             "目前商店还有:瓜子(4.5),西瓜(2),矿泉水(2.5)。请问您需要什么?"
         );
     }
@@ -233,7 +263,7 @@ mod tests {
         for (name, want) in steps {
             assert_eq!(shop.buy(name), want, "{name}");
         }
-        assert_eq!(shop.greeting(), "目前商店还有:西瓜(2)。请问您需要什么?");
+        assert_eq!(&*shop.greeting(), "目前商店还有:西瓜(2)。请问您需要什么?");
         assert_eq!(shop.menu(), "菜单:瓜子 4.5元 已卖完,西瓜 2元 不限量");
         let sales = shop.sales();
         assert_eq!(
@@ -249,6 +279,21 @@ mod tests {
             report.ends_with("total: 3 sold, takings 8.5 yuan"),
             "{report}"
         );
+    }
+
+    #[test]
+    fn two_items_selling_out_at_once_leave_a_correct_greeting() {
+        let toml = "[[goods]]\nname = \"a\"\nprice = 1\nstock = 1\n\
+                    [[goods]]\nname = \"b\"\nprice = 1\nstock = 1\n\
+                    [[goods]]\nname = \"c\"\nprice = 1\n";
+        for _ in 0..200 {
+            let shop = shop(toml);
+            std::thread::scope(|s| {
+                s.spawn(|| shop.buy("a"));
+                s.spawn(|| shop.buy("b"));
+            });
+            assert_eq!(&*shop.greeting(), "目前商店还有:c(1)。请问您需要什么?");
+        }
     }
 
     #[test]
@@ -275,6 +320,7 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).sum()
         });
         assert_eq!(wins, 10);
+        assert_eq!(&*shop.greeting(), "抱歉,商品都卖完了,欢迎下次光临。");
         assert_eq!(shop.sales()[0].count, 10);
         assert_eq!(shop.sales()[0].remaining, Some(0));
     }

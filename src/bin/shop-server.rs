@@ -154,8 +154,10 @@ fn init_logging() {
                 record.args()
             )
         })
-        // Nothing in this format is styled, so there is nothing to strip either.
+        // Nothing in this format is styled, so there is nothing to strip either, and a
+        // plain pipe target skips the is-it-a-terminal check (a syscall) on every line.
         .write_style(env_logger::WriteStyle::Always)
+        .target(env_logger::Target::Pipe(Box::new(std::io::stderr())))
         .init();
 }
 
