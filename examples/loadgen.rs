@@ -43,8 +43,9 @@
 //! --idle-timeout 600`), the floor and the cached floor (this executable's
 //! `floor` command) and, with `--python`, `benches/shop_threading.py`
 //! (`--servers` picks any subset). It runs them alternated (shop, floor,
-//! cached floor, [python], shop, ...) for `--runs` rounds, so slow drifts of
-//! the machine hit every server alike. Every run gets a *fresh* server
+//! cached floor, [python], then floor, cached floor, ..., shop: each round
+//! starts one server later) for `--runs` rounds, so slow drifts of the machine
+//! and the after-effects of one run on the next hit every server alike. Every run gets a *fresh* server
 //! process: no run sees state (customers' totals, parked threads, RSS) left
 //! by another. The defaults take about 4 minutes (5 with `--python`).
 //!
@@ -136,7 +137,7 @@ USAGE:
     loadgen --help
 
 compare starts each server as a fresh child process per run (port 0), runs them
-alternated for --runs rounds and prints one JSON line per run plus one summary
+alternated (each round starting one server later) for --runs rounds and prints one JSON line per run plus one summary
 line (medians and shop/reference ratios) per mode and client count.
 Configurations: pingpong with 1, 64 and 256 customers, session with 8 loops,
 hold with --hold connections. --python adds benches/shop_threading.py.
@@ -1431,8 +1432,13 @@ mod compare {
                 .iter()
                 .map(|&kind| (kind, Vec::new()))
                 .collect();
-            for _round in 0..options.runs {
-                for (kind, reports) in &mut results {
+            for round in 0..options.runs {
+                // Rotate who goes first each round: a run can be slowed by the one
+                // before it (sockets and threads of the last server still being torn
+                // down), and no server should always take that place.
+                let servers = results.len();
+                for k in 0..servers {
+                    let (kind, reports) = &mut results[(round + k) % servers];
                     match run_once(*kind, config, &options) {
                         Ok(report) => {
                             println!("{}", report.to_json());
