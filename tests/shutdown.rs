@@ -8,11 +8,11 @@
 
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{Customer, ShopServer, gbk, sales_summary, warnings};
+use support::{Customer, ShopServer, sales_summary, warnings};
 
 const CLOSING: &str = "本店打烊了,欢迎下次光临";
 
@@ -119,21 +119,9 @@ fn a_customer_stuck_in_a_write_does_not_hold_up_closing() {
     assert_eq!(buyer.ask("零食001"), "购买成功,余额 -0.5");
     assert_eq!(buyer.ask("零食199"), "购买成功,余额 -1");
 
-    let mut hog = TcpStream::connect(server.addr).expect("connect");
-    hog.set_write_timeout(Some(Duration::from_millis(300)))
-        .expect("set timeout");
-    let requests = gbk(&"菜单\n".repeat(1000));
-    let mut sent = 0usize;
-    // Keep asking, never reading, until our own writes stall: the server's thread is
-    // then blocked writing to the hog, and will be until the write timeout.
-    loop {
-        match hog.write(&requests) {
-            Ok(n) => sent += n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-            Err(e) => panic!("write failed after {sent} bytes: {e}"),
-        }
-        assert!(sent < 64 << 20, "64 MiB sent and the buffers never filled");
-    }
+    // The server's thread is now blocked writing to the hog, and will be until the
+    // write timeout.
+    let _hog = support::never_reading_customer(server.addr);
 
     let started = Instant::now();
     server.send_signal("INT");

@@ -438,3 +438,29 @@ impl ShopServer {
         None
     }
 }
+
+/// A customer who asks and never reads: it writes `菜单` requests until its own writes
+/// stall, which means the server's send buffer towards it is full and the server's
+/// thread is stuck writing replies nobody reads. Returns the stream, still open.
+pub fn never_reading_customer(addr: SocketAddr) -> TcpStream {
+    let mut hog = TcpStream::connect(addr).expect("connect");
+    hog.set_write_timeout(Some(Duration::from_millis(300)))
+        .expect("set timeout");
+    let requests = gbk(&"菜单\n".repeat(1000));
+    let mut sent = 0usize;
+    loop {
+        match hog.write(&requests) {
+            Ok(n) => sent += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return hog;
+            }
+            Err(e) => panic!("write failed after {sent} bytes: {e}"),
+        }
+        assert!(sent < 64 << 20, "64 MiB sent and the buffers never filled");
+    }
+}
