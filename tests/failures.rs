@@ -212,6 +212,15 @@ fn a_customer_who_never_reads_is_dropped_by_the_write_timeout() {
         "no write timeout:\n{}",
         server.stderr()
     );
+    // It is a warning: this also keeps `warnings`, which other tests trust to find
+    // none, in step with the real log format.
+    let log = server.stderr();
+    assert!(
+        warnings(&log)
+            .iter()
+            .any(|l| l.contains("could not be sent")),
+        "{log}"
+    );
     // The hog is still connected, but its thread is free.
     let now = server.wait_threads_at_most(baseline, Duration::from_secs(10));
     assert_eq!(now, baseline, "the stuck thread is gone");

@@ -406,11 +406,17 @@ pub fn sales_summary(stderr: &str) -> Option<(Vec<SummaryLine>, u64, String)> {
     None
 }
 
-/// Log lines at warning level or above (env_logger's `[time LEVEL target] message`).
+/// Log lines at warning level or above. The server logs `[time LEVEL] message`.
 pub fn warnings(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
-        .filter(|l| l.starts_with('[') && (l.contains(" WARN ") || l.contains(" ERROR ")))
+        .filter(|line| {
+            let level = line
+                .strip_prefix('[')
+                .and_then(|rest| rest.split_once(']'))
+                .and_then(|(head, _)| head.rsplit(' ').next());
+            matches!(level, Some("WARN" | "ERROR"))
+        })
         .collect()
 }
 
