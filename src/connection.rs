@@ -5,13 +5,13 @@
 //! It takes any [`Source`] and any `Write`, so tests can run it over byte slices.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::{debug, log_enabled};
 
 use crate::codec::{self, WireEncoding};
-use crate::protocol::{Frame, FrameError, FrameReader, ReplyWriter, Source};
+use crate::protocol::{Frame, FrameError, FrameReader, ReplyWriter, Sink, Source};
 use crate::session::{Reply, Request, Session};
 
 /// How a conversation ended, when it ended in an orderly way.
@@ -43,7 +43,7 @@ impl fmt::Display for End {
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
 /// [`crate::protocol::is_disconnect`] for the errors that are just a vanished customer.
-pub fn converse<S: Source, W: Write>(
+pub fn converse<S: Source, W: Sink>(
     frames: &mut FrameReader<S>,
     out: &mut ReplyWriter<W>,
     session: &mut Session,

@@ -464,6 +464,18 @@ fn a_silent_customer_is_told_why_and_closed() {
 }
 
 #[test]
+fn an_empty_shop_waits_past_the_idle_timeout_without_complaint() {
+    // Accepted sockets inherit the idle timeout from the listener, where it also bounds
+    // each wait in `accept`: a quiet shop must simply keep waiting.
+    let server = ShopServer::start(&["--idle-timeout", "1"]);
+    thread::sleep(Duration::from_millis(2500));
+    let mut c = seated(&server);
+    assert_eq!(c.ask("西瓜"), "购买成功,余额 -2");
+    let stderr = server.stderr();
+    assert!(support::warnings(&stderr).is_empty(), "{stderr}");
+}
+
+#[test]
 fn the_open_file_limit_is_raised_to_the_hard_limit_at_start() {
     let hard = open_files_limit("self").1;
     let soft = 256.min(hard);
