@@ -2,7 +2,7 @@
 //!
 //! This is the glue between the layers: frames from [`crate::protocol`], text from
 //! [`crate::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as bytes.
-//! It takes any [`Source`] and any `Write`, so tests can run it over byte slices.
+//! It takes any [`Source`] and any [`Sink`], so tests can run it over byte slices.
 
 use std::fmt;
 use std::io;

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -305,6 +305,8 @@ impl Context {
         if let Err(e) = sent {
             debug!("could not send refusal: {e}");
         }
+        // As in `Job::close`: the refusal leaves with the FIN, before any reset.
+        let _ = stream.shutdown(std::net::Shutdown::Write);
     }
 
     /// Hands a customer to a parked thread, or gives it back if none is parked.
@@ -338,22 +340,14 @@ impl Context {
     /// Closes the finished connection and waits for the next customer; `None` means
     /// this thread should exit.
     ///
-    /// The thread joins the parked list *before* the old socket is closed. A customer
-    /// who reconnects the moment it sees the close (a script looping over short
+    /// The thread joins the parked list *before* the old socket is closed, and the
+    /// goodbye waits in the socket for that close (see [`protocol::Sink`]). A customer
+    /// who reconnects the moment it sees the goodbye (a script looping over short
     /// sessions) then finds this thread waiting, instead of paying for a new one.
     fn park(&self, worker: u64, finished: Job) -> Option<Job> {
-        if self.stopping.load(Ordering::Acquire) {
-            return None;
-        }
-        let (sender, receiver) = mpsc::channel();
-        {
-            let mut parked = self.lock_parked();
-            if parked.len() >= self.config.thread_cache {
-                return None;
-            }
-            parked.push((worker, sender));
-        }
-        drop(finished);
+        let receiver = self.join_parked(worker);
+        finished.close();
+        let receiver = receiver?;
         match receiver.recv_timeout(self.config.parked_lifetime) {
             Ok(job) => Some(job),
             Err(RecvTimeoutError::Disconnected) => None,
@@ -369,6 +363,21 @@ impl Context {
                 receiver.recv().ok()
             }
         }
+    }
+
+    /// Puts this thread on the parked list; `None` if the server is stopping or the
+    /// cache is full, and the thread should exit instead.
+    fn join_parked(&self, worker: u64) -> Option<Receiver<Job>> {
+        if self.stopping.load(Ordering::Acquire) {
+            return None;
+        }
+        let (sender, receiver) = mpsc::channel();
+        let mut parked = self.lock_parked();
+        if parked.len() >= self.config.thread_cache {
+            return None;
+        }
+        parked.push((worker, sender));
+        Some(receiver)
     }
 
     /// Serves one customer from greeting to goodbye. Errors end this connection only.
@@ -441,6 +450,16 @@ impl Context {
         if left > 0 {
             warn!("{left} connections still open at shutdown");
         }
+    }
+}
+
+impl Job {
+    /// Ends the connection. The half-close comes first: it sends a goodbye held back
+    /// for it (see [`protocol::Sink`]) together with the FIN. Closing at once would,
+    /// if the customer sent more than was read, reset the connection instead and
+    /// throw the goodbye away. Dropping the job then frees the seat and the socket.
+    fn close(self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
     }
 }
 

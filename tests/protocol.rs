@@ -31,6 +31,26 @@ fn seed_transcript_byte_for_byte() {
 }
 
 #[test]
+fn the_goodbye_arrives_even_when_more_was_sent_after_bye() {
+    // Whatever follows 拜拜 is never read. Closing a socket with unread input makes the
+    // kernel reset the connection, which must not swallow the goodbye; and a customer
+    // waiting for a reply to its own last line gets the end of the stream, not silence.
+    let server = ShopServer::start(&[]);
+    let long = "西瓜\n".repeat(2000); // more than one read: some stays in the kernel
+    for tail in ["菜单\n", "没有换行", &long] {
+        let mut c = server.customer();
+        c.send_raw(&gbk(&format!("拜拜\n{tail}")));
+        assert_eq!(
+            c.read_line(),
+            "欢迎下次光临",
+            "after 拜拜 + {} bytes",
+            tail.len()
+        );
+        c.expect_closed();
+    }
+}
+
+#[test]
 fn debug_assistant_gbk_without_newline() {
     let server = ShopServer::start(&[]);
     let mut c = server.customer();
