@@ -294,7 +294,8 @@ impl<W: Sink> ReplyWriter<W> {
         }
     }
 
-    /// Sends one reply line in `charset`.
+    /// Sends one reply line in `charset`. A reply that ends the conversation goes
+    /// through [`Sink::write_last`], so it may wait in the socket until the close.
     pub fn send(&mut self, reply: &Reply, charset: Charset) -> io::Result<()> {
         self.bytes.clear();
         encode_reply(reply, charset, &mut self.text, &mut self.bytes);

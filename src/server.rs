@@ -148,8 +148,16 @@ struct Job {
 impl Server {
     /// Prepares to serve on an already bound listener, so callers (and tests) choose the
     /// address, including port 0.
-    pub fn new(listener: TcpListener, shop: Shop, config: Config) -> io::Result<Server> {
+    ///
+    /// The listener is made blocking, and on Linux it gets the options every customer's
+    /// socket needs, since accepted sockets inherit them there. An idle timeout of zero means
+    /// none, as `--idle-timeout 0` does; a zero write timeout counts as one millisecond.
+    pub fn new(listener: TcpListener, shop: Shop, mut config: Config) -> io::Result<Server> {
+        config.idle_timeout = config.idle_timeout.filter(|t| !t.is_zero());
+        config.write_timeout = config.write_timeout.max(Duration::from_millis(1));
         let wake_addr = wake_address(listener.local_addr()?);
+        // Blocking std::net is the design; a non-blocking listener would make `run` spin.
+        listener.set_nonblocking(false)?;
         if ACCEPTED_SOCKETS_INHERIT {
             // On the listener the read timeout also bounds each `accept`; `run` expects
             // that and simply accepts again.
@@ -305,7 +313,7 @@ impl Context {
         if let Err(e) = sent {
             debug!("could not send refusal: {e}");
         }
-        // As in `Job::close`: the refusal leaves with the FIN, before any reset.
+        // As in `Job::close`: the refusal leaves with the FIN, ahead of any reset.
         let _ = stream.shutdown(std::net::Shutdown::Write);
     }
 
@@ -368,14 +376,14 @@ impl Context {
     /// Puts this thread on the parked list; `None` if the server is stopping or the
     /// cache is full, and the thread should exit instead.
     fn join_parked(&self, worker: u64) -> Option<Receiver<Job>> {
-        if self.stopping.load(Ordering::Acquire) {
+        let mut parked = self.lock_parked();
+        // Checked under the lock: shutdown sets `stopping` before it empties the list
+        // under this lock, so a thread either sees `stopping` here or is on the list
+        // when it is emptied, and wakes. Never parked after shutdown.
+        if self.stopping.load(Ordering::Acquire) || parked.len() >= self.config.thread_cache {
             return None;
         }
         let (sender, receiver) = mpsc::channel();
-        let mut parked = self.lock_parked();
-        if parked.len() >= self.config.thread_cache {
-            return None;
-        }
         parked.push((worker, sender));
         Some(receiver)
     }
@@ -454,18 +462,32 @@ impl Context {
 }
 
 impl Job {
-    /// Ends the connection. The half-close comes first: it sends a goodbye held back
-    /// for it (see [`protocol::Sink`]) together with the FIN. Closing at once would,
-    /// if the customer sent more than was read, reset the connection instead and
-    /// throw the goodbye away. Dropping the job then frees the seat and the socket.
+    /// Ends the connection: frees the seat, then half-closes, then closes.
+    ///
+    /// The seat goes first, so a customer who reconnects on seeing the goodbye is never
+    /// told the shop is full because of its own old visit. The half-close sends the
+    /// goodbye held back for it (see [`protocol::Sink`]) together with the FIN. Were
+    /// the socket closed at once while the customer had sent more than was read, Linux
+    /// would reset the connection and drop the held goodbye unsent. (The close that
+    /// follows still resets such a connection; the goodbye is already on its way then,
+    /// and a client that keeps data received before a reset, as Linux does, reads it.)
     fn close(self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let Job {
+            stream,
+            _seat: seat,
+            ..
+        } = self;
+        drop(seat);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
     }
 }
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        self.ctx.lock_live().remove(&self.id);
+        // Taken out first, so the socket (if this was the last handle) closes after the
+        // lock is released: no I/O under the lock.
+        let stream = self.ctx.lock_live().remove(&self.id);
+        drop(stream);
     }
 }
 
@@ -569,6 +591,26 @@ mod tests {
             accepted.write_timeout().unwrap(),
             Some(config.write_timeout)
         );
+    }
+
+    #[test]
+    fn a_zero_idle_timeout_means_none() {
+        let config = Config {
+            idle_timeout: Some(Duration::ZERO),
+            ..Config::default()
+        };
+        let (addr, _handle, _server) = start(config);
+        let stream = TcpStream::connect(addr).unwrap();
+        let mut reader = BufReader::new(&stream);
+        read_line(&mut reader);
+        // A message without a newline makes the framer switch to the flush timeout and
+        // back to the idle one: with a literal zero that would be an invalid timeout.
+        for want in ["购买成功,余额 -2\r\n", "购买成功,余额 -4\r\n"] {
+            (&stream)
+                .write_all(&codec::encode("西瓜", Charset::Gbk).unwrap())
+                .unwrap();
+            assert_eq!(read_line(&mut reader), want);
+        }
     }
 
     #[test]

@@ -33,8 +33,8 @@ fn seed_transcript_byte_for_byte() {
 #[test]
 fn the_goodbye_arrives_even_when_more_was_sent_after_bye() {
     // Whatever follows 拜拜 is never read. Closing a socket with unread input makes the
-    // kernel reset the connection, which must not swallow the goodbye; and a customer
-    // waiting for a reply to its own last line gets the end of the stream, not silence.
+    // kernel reset the connection and drop what it has not sent yet: the goodbye, which
+    // waits in the socket for the FIN, must be sent before that close.
     let server = ShopServer::start(&[]);
     let long = "西瓜\n".repeat(2000); // more than one read: some stays in the kernel
     for tail in ["菜单\n", "没有换行", &long] {
