@@ -81,7 +81,8 @@
 //! configuration, compare prints a summary line with `"summary":true`, the
 //! median of every metric per server, and the shop's ratios to each
 //! reference server (`shop_vs_floor`, `shop_vs_floor_cached`,
-//! `shop_vs_python`).
+//! `shop_vs_python`): ratios of the medians, and for throughput also the
+//! median of the per-round ratios (`ops_per_sec_paired`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -1432,16 +1433,21 @@ mod compare {
                 .iter()
                 .map(|&kind| (kind, Vec::new()))
                 .collect();
-            for round in 0..options.runs {
+            // Throughput of every server in every round (`None`: the run failed), for
+            // the paired ratios of the summary.
+            let mut by_round = vec![vec![None; results.len()]; options.runs];
+            for (round, throughput) in by_round.iter_mut().enumerate() {
                 // Rotate who goes first each round: a run can be slowed by the one
                 // before it (sockets and threads of the last server still being torn
                 // down), and no server should always take that place.
                 let servers = results.len();
                 for k in 0..servers {
-                    let (kind, reports) = &mut results[(round + k) % servers];
+                    let index = (round + k) % servers;
+                    let (kind, reports) = &mut results[index];
                     match run_once(*kind, config, &options) {
                         Ok(report) => {
                             println!("{}", report.to_json());
+                            throughput[index] = Some(report.ops_per_sec);
                             reports.push(report);
                         }
                         Err(err) => {
@@ -1455,7 +1461,7 @@ mod compare {
                     }
                 }
             }
-            println!("{}", summary(config, options.runs, &results));
+            println!("{}", summary(config, options.runs, &results, &by_round));
         }
         Ok(())
     }
@@ -1519,7 +1525,17 @@ mod compare {
 
     /// The summary line of one configuration: medians per server, total
     /// errors, and the shop's ratios to each reference server.
-    fn summary(config: Config, runs: usize, results: &[(ServerKind, Vec<RunReport>)]) -> String {
+    ///
+    /// Two kinds of throughput ratio: the ratio of the medians, and the median of
+    /// the per-round ratios (`ops_per_sec_paired`), which compares runs made a few
+    /// seconds apart. The second is steadier when the machine itself drifts between
+    /// a fast and a slow state for tens of seconds, as this VM does.
+    fn summary(
+        config: Config,
+        runs: usize,
+        results: &[(ServerKind, Vec<RunReport>)],
+        by_round: &[Vec<Option<f64>>],
+    ) -> String {
         let metrics = match config.mode {
             Mode::Pingpong | Mode::Session => THROUGHPUT_METRICS,
             Mode::Hold => HOLD_METRICS,
@@ -1550,7 +1566,13 @@ mod compare {
             return json.finish();
         };
         let shop = medians(shop_reports);
-        for (kind, reports) in results.iter().filter(|(kind, _)| *kind != ServerKind::Shop) {
+        let shop_index = results
+            .iter()
+            .position(|(kind, _)| *kind == ServerKind::Shop);
+        for (index, (kind, reports)) in results.iter().enumerate() {
+            if *kind == ServerKind::Shop {
+                continue;
+            }
             let reference = medians(reports);
             let mut ratios = Json::object();
             for (i, metric) in metrics.iter().enumerate().filter(|(_, m)| m.ratio) {
@@ -1559,6 +1581,16 @@ mod compare {
                     _ => None,
                 };
                 ratios = ratios.num(metric.name, ratio, 3);
+            }
+            if config.mode != Mode::Hold {
+                let paired = by_round
+                    .iter()
+                    .filter_map(|round| match (round[shop_index?], round[index]) {
+                        (Some(shop), Some(reference)) if reference != 0.0 => Some(shop / reference),
+                        _ => None,
+                    })
+                    .collect();
+                ratios = ratios.num("ops_per_sec_paired", median(paired), 3);
             }
             json = json.obj(&format!("shop_vs_{}", kind.name()), ratios);
         }
