@@ -663,13 +663,46 @@ mod load {
         read_reply(stream, reader)
     }
 
-    fn spawn_client<F>(work: F) -> io::Result<JoinHandle<Tally>>
+    /// What a client thread does after a failed operation.
+    #[derive(Clone, Copy)]
+    enum OnError {
+        /// Its connection is broken: the client is done.
+        Stop,
+        /// Pause briefly (so a refusing server is not hammered) and go on.
+        PauseAndRetry,
+    }
+
+    /// Starts a client thread that repeats `op` until the phase stops, timing each
+    /// operation that succeeds and counting those that fail.
+    fn spawn_client<F>(
+        phase: &Arc<Phase>,
+        on_error: OnError,
+        mut op: F,
+    ) -> io::Result<JoinHandle<Tally>>
     where
-        F: FnOnce() -> Tally + Send + 'static,
+        F: FnMut(&mut LineReader) -> io::Result<()> + Send + 'static,
     {
+        let phase = Arc::clone(phase);
         thread::Builder::new()
             .stack_size(CLIENT_STACK_SIZE)
-            .spawn(work)
+            .spawn(move || {
+                let mut tally = Tally::default();
+                let mut reader = LineReader::new();
+                loop {
+                    let current = phase.get();
+                    if current == STOPPED {
+                        return tally;
+                    }
+                    let started = Instant::now();
+                    let outcome = op(&mut reader);
+                    if !tally.record(current, started, outcome) {
+                        match on_error {
+                            OnError::Stop => return tally,
+                            OnError::PauseAndRetry => thread::sleep(SESSION_ERROR_PAUSE),
+                        }
+                    }
+                }
+            })
     }
 
     /// Stops the clients, waits for them and adds up their tallies.
@@ -739,21 +772,8 @@ mod load {
                     continue;
                 }
             };
-            let client_phase = Arc::clone(&phase);
-            let spawned = spawn_client(move || {
-                let mut tally = Tally::default();
-                let mut reader = LineReader::new();
-                loop {
-                    let current = client_phase.get();
-                    if current == STOPPED {
-                        return tally;
-                    }
-                    let started = Instant::now();
-                    let outcome = buy(&mut stream, &mut reader);
-                    if !tally.record(current, started, outcome) {
-                        return tally; // this customer's connection is broken
-                    }
-                }
+            let spawned = spawn_client(&phase, OnError::Stop, move |reader| {
+                buy(&mut stream, reader)
             });
             match spawned {
                 Ok(handle) => threads.push(handle),
@@ -794,21 +814,8 @@ mod load {
         let phase = Arc::new(Phase::new());
         let mut threads = Vec::with_capacity(loops);
         for _ in 0..loops {
-            let client_phase = Arc::clone(&phase);
-            let spawned = spawn_client(move || {
-                let mut tally = Tally::default();
-                let mut reader = LineReader::new();
-                loop {
-                    let current = client_phase.get();
-                    if current == STOPPED {
-                        return tally;
-                    }
-                    let started = Instant::now();
-                    let outcome = one_session(addr, &mut reader);
-                    if !tally.record(current, started, outcome) {
-                        thread::sleep(SESSION_ERROR_PAUSE);
-                    }
-                }
+            let spawned = spawn_client(&phase, OnError::PauseAndRetry, move |reader| {
+                one_session(addr, reader)
             });
             match spawned {
                 Ok(handle) => threads.push(handle),

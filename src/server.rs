@@ -72,7 +72,7 @@ pub struct Config {
     pub wire: WireEncoding,
     /// Most customers served at once.
     pub max_clients: usize,
-    /// Close customers silent for this long; `None` never does.
+    /// Close customers silent for this long; `None` (or zero) never does.
     pub idle_timeout: Option<Duration>,
     /// Longest time one reply may take to write.
     pub write_timeout: Duration,

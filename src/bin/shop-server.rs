@@ -103,7 +103,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     let config = Config {
         wire: args.encoding,
         max_clients: args.max_clients,
-        idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
+        // 0 means "never": `Server::new` reads a zero idle timeout as none.
+        idle_timeout: Some(Duration::from_secs(args.idle_timeout)),
         write_timeout: Duration::from_secs(args.write_timeout.max(1)),
         thread_cache: args.thread_cache,
         max_line: args.max_line,

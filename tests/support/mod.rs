@@ -406,6 +406,19 @@ pub fn sales_summary(stderr: &str) -> Option<(Vec<SummaryLine>, u64, String)> {
     None
 }
 
+/// Asserts the server's log has no panic and no line at warning level or above;
+/// `what` names the case in the failure message.
+pub fn assert_quiet_log(log: &str, what: &str) {
+    assert!(!log.contains("panicked"), "{what}: a panic:\n{log}");
+    let warned = warnings(log);
+    assert!(
+        warned.is_empty(),
+        "{what}: {} warnings, first {:?}",
+        warned.len(),
+        warned.first()
+    );
+}
+
 /// Log lines at warning level or above. The server logs `[time LEVEL] message`.
 pub fn warnings(stderr: &str) -> Vec<&str> {
     stderr
@@ -431,6 +444,16 @@ impl ShopServer {
     }
 
     /// Waits for the process to exit, for up to `within`.
+    /// Waits up to `within` for the server to exit and asserts it exited with status 0.
+    pub fn assert_exits_cleanly(&mut self, within: Duration, what: &str) {
+        let status = self.wait_exit(within);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{what}: {status:?}\n{}",
+            self.stderr()
+        );
+    }
+
     pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
