@@ -26,8 +26,8 @@ use log::{debug, error, info, warn};
 use socket2::SockRef;
 
 use crate::codec::WireEncoding;
-use crate::connection;
-use crate::protocol::{self, FrameReader, Limits, ReplyWriter};
+use crate::connection::{self, ReplyWriter};
+use crate::protocol::{self, FrameReader, Limits};
 use crate::session::{Reply, Session};
 use crate::shop::Shop;
 
