@@ -26,7 +26,8 @@
 //! - [`session`]: one customer's conversation as a pure state machine.
 //! - [`connection`]: the loop that wires those together for one connection, and turns
 //!   each reply into a line.
-//! - [`server`]: accept loop, seats, thread cache and shutdown.
+//! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
+//!   and the live map, its `threads` submodule the thread cache and the workers.
 //! - [`client`]: the terminal client's loop, over any reader and writer.
 //!
 //! The binaries in `src/bin` only parse arguments and call into this library.
