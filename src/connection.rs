@@ -25,6 +25,8 @@ pub enum End {
     PeerClosed,
     /// The customer said nothing for the idle timeout.
     Idle,
+    /// A message took longer than the message timeout.
+    MessageTimeout,
     /// The server is shutting down.
     ShopClosing,
 }
@@ -35,6 +37,7 @@ impl fmt::Display for End {
             End::Bye => "said goodbye",
             End::PeerClosed => "closed the connection",
             End::Idle => "was idle too long",
+            End::MessageTimeout => "message too slow",
             End::ShopClosing => "shop closing",
         })
     }
@@ -141,6 +144,10 @@ pub fn converse<S: Source, W: Sink>(
             Err(FrameError::Idle(after)) => {
                 out.send(&Reply::Idle(after.as_secs()), charset)?;
                 return Ok(End::Idle);
+            }
+            Err(FrameError::MessageTimeout(after)) => {
+                out.send(&Reply::MessageTimeout(after.as_secs()), charset)?;
+                return Ok(End::MessageTimeout);
             }
             Err(FrameError::Io(e)) => return Err(e),
         };
