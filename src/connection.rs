@@ -127,7 +127,7 @@ pub fn converse<S: Source, W: Sink>(
                 return Ok(End::Idle);
             }
             Err(FrameError::MessageTimeout(after)) => {
-                out.send(&Reply::MessageTimeout(after.as_secs()), charset)?;
+                out.send(&Reply::MessageTimeout(after.as_secs()), reader.current)?;
                 return Ok(End::MessageTimeout);
             }
             Err(FrameError::Io(e)) => return Err(e),
