@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod client;
 pub mod codec;
 pub mod connection;
+pub mod live;
 pub mod protocol;
 pub mod server;
 pub mod session;
