@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::codec::{self, WireEncoding};
-use crate::session::RESERVED_WORDS;
+use crate::words::RESERVED_WORDS;
 
 /// The catalog shipped with the project, built into the binary so that a bare
 /// `shop-server` works from any directory.

@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use encoding_rs::{CoderResult, Decoder, DecoderResult, EncoderResult};
 
@@ -202,7 +203,8 @@ pub fn encode(text: &str, charset: Charset) -> Result<Vec<u8>, Unmappable> {
 /// Like [`encode`], but appends to `out` so a caller can reuse one buffer.
 /// On error `out` is left as it was.
 pub fn encode_into(text: &str, charset: Charset, out: &mut Vec<u8>) -> Result<(), Unmappable> {
-    if charset == Charset::Utf8 {
+    // ASCII has the same bytes in both charsets: no encoder needed.
+    if charset == Charset::Utf8 || text.is_ascii() {
         out.extend_from_slice(text.as_bytes());
         return Ok(());
     }
@@ -227,6 +229,55 @@ pub fn encode_into(text: &str, charset: Charset, out: &mut Vec<u8>) -> Result<()
                 ch: '\u{FFFD}',
                 charset,
             })
+        }
+    }
+}
+
+/// Like [`encode_into`], but a character the charset cannot carry becomes a visible `?`
+/// rather than an error (or encoding_rs's silent `&#NNNN;`). For server texts that were
+/// checked at start-up and so always encode; should one ever not, the customer still
+/// gets a line.
+pub fn encode_marking_unmappable(text: &str, charset: Charset, out: &mut Vec<u8>) {
+    if encode_into(text, charset, out).is_err() {
+        let mut buf = [0u8; 4];
+        for ch in text.chars() {
+            if encode_into(ch.encode_utf8(&mut buf), charset, out).is_err() {
+                out.push(b'?');
+            }
+        }
+    }
+}
+
+/// A fixed text whose GBK bytes are computed once per process, for a reply sent
+/// thousands of times a second (encoding Chinese costs far more than copying it).
+pub struct Phrase {
+    text: &'static str,
+    gbk: OnceLock<Vec<u8>>,
+}
+
+impl Phrase {
+    /// A phrase for `text`; nothing is encoded until first use.
+    pub const fn new(text: &'static str) -> Phrase {
+        Phrase {
+            text,
+            gbk: OnceLock::new(),
+        }
+    }
+
+    /// The text itself.
+    pub fn text(&self) -> &'static str {
+        self.text
+    }
+
+    /// The text's bytes in `charset`, as [`encode_marking_unmappable`] gives them.
+    pub fn encoded(&self, charset: Charset) -> &[u8] {
+        match charset {
+            Charset::Utf8 => self.text.as_bytes(),
+            Charset::Gbk => self.gbk.get_or_init(|| {
+                let mut bytes = Vec::new();
+                encode_marking_unmappable(self.text, Charset::Gbk, &mut bytes);
+                bytes
+            }),
         }
     }
 }
@@ -398,6 +449,25 @@ mod tests {
         ] {
             assert_eq!(s.parse::<WireEncoding>().ok(), want, "{s}");
         }
+    }
+
+    #[test]
+    fn a_phrase_has_the_bytes_of_its_text() {
+        static PHRASE: Phrase = Phrase::new("购买成功,余额 -");
+        for charset in [Charset::Gbk, Charset::Utf8] {
+            assert_eq!(
+                PHRASE.encoded(charset),
+                encode(PHRASE.text(), charset).unwrap(),
+                "{charset}"
+            );
+        }
+    }
+
+    #[test]
+    fn marking_unmappable_shows_a_question_mark() {
+        let mut out = Vec::new();
+        encode_marking_unmappable("a😀瓜", Charset::Gbk, &mut out);
+        assert_eq!(out, b"a?\xb9\xcf");
     }
 
     #[test]

@@ -10,15 +10,10 @@ use std::sync::Arc;
 use crate::catalog::Price;
 use crate::codec::WireEncoding;
 use crate::shop::{Purchase, Shop};
+use crate::words::{BYE, MENU};
 
-/// Says goodbye; the server answers and closes.
-pub const BYE: &str = "拜拜";
-/// Asks for the full list of goods with prices and stock.
-pub const MENU: &str = "菜单";
 /// The fixed start of the purchase reply; the customer's running total follows.
 pub const BOUGHT_PREFIX: &str = "购买成功,余额 -";
-/// Words with a meaning of their own, which therefore cannot be item names.
-pub const RESERVED_WORDS: &[&str] = &[BYE, MENU];
 
 /// What a customer asked for, after framing and decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use proptest::prelude::*;
 
 use snack_shop::catalog::{Catalog, Price};
 use snack_shop::codec::{self, Charset, WireEncoding};
-use snack_shop::connection::{End, converse};
-use snack_shop::protocol::{Frame, FrameError, FrameReader, Limits, ReplyWriter, Source};
+use snack_shop::connection::{End, ReplyWriter, converse};
+use snack_shop::protocol::{Frame, FrameError, FrameReader, Limits, Source};
 use snack_shop::session::{Reply, Request, Session};
 use snack_shop::shop::Shop;
 
