@@ -40,5 +40,6 @@ pub mod live;
 pub mod protocol;
 pub mod server;
 pub mod session;
+pub mod web;
 pub mod shop;
 pub mod words;

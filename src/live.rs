@@ -152,8 +152,8 @@ impl std::fmt::Debug for Hub {
 struct Inner {
     shop: Shop,
     wire: WireEncoding,
-    /// Where students connect: set once at start.
-    addresses: Mutex<Vec<SocketAddr>>,
+    /// Where students connect, with the interface of each: set once at start.
+    addresses: Mutex<Vec<AddressJson>>,
     /// Customers connected now, by tap id. At most one entry per seat.
     customers: Mutex<HashMap<u64, Arc<Slot>>>,
     next_id: AtomicU64,
@@ -258,9 +258,16 @@ impl Hub {
         Ok(hub)
     }
 
-    /// Sets the addresses students connect to, shown on the page.
-    pub fn set_addresses(&self, addresses: Vec<SocketAddr>) {
-        *lock(&self.inner.addresses) = addresses;
+    /// Sets the addresses students connect to, each with its network interface (may be
+    /// empty), shown on the page.
+    pub fn set_addresses(&self, addresses: impl IntoIterator<Item = (SocketAddr, String)>) {
+        *lock(&self.inner.addresses) = addresses
+            .into_iter()
+            .map(|(addr, interface)| AddressJson {
+                addr: addr.to_string(),
+                interface,
+            })
+            .collect();
     }
 
     /// A customer sat down: the returned tap reports their messages and removes them
@@ -419,7 +426,7 @@ impl Inner {
         State {
             now: now_ms(),
             encoding: self.wire.describe(),
-            addresses: lock(&self.addresses).iter().map(|a| a.to_string()).collect(),
+            addresses: lock(&self.addresses).clone(),
             customers,
             items,
             total: TotalJsonOut {
@@ -532,7 +539,7 @@ struct State {
     /// The shop's wire encoding setting.
     encoding: &'static str,
     /// Where students connect.
-    addresses: Vec<String>,
+    addresses: Vec<AddressJson>,
     customers: Vec<CustomerJson>,
     items: Vec<ItemJson>,
     total: TotalJsonOut,
@@ -543,6 +550,12 @@ struct State {
     served: u64,
     refused: u64,
     dropped: u64,
+}
+
+#[derive(Serialize, Clone)]
+struct AddressJson {
+    addr: String,
+    interface: String,
 }
 
 #[derive(Serialize)]
