@@ -13,6 +13,7 @@ use log::{debug, log_enabled};
 
 use crate::catalog::Price;
 use crate::codec::{self, Charset, Phrase, WireEncoding};
+use crate::live::Tap;
 use crate::protocol::{Frame, FrameError, FrameReader, LineWriter, Sink, Source};
 use crate::session::{BOUGHT_PREFIX, Reply, Request, Session};
 
@@ -99,6 +100,7 @@ fn push_price(text: &mut String, price: Price) {
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
 /// [`crate::protocol::is_disconnect`] for the errors that are just a vanished customer.
+/// Every message and its reply are reported to `tap`, the live view's ear.
 pub fn converse<S: Source, W: Sink>(
     frames: &mut FrameReader<S>,
     out: &mut ReplyWriter<W>,
@@ -106,6 +108,7 @@ pub fn converse<S: Source, W: Sink>(
     wire: WireEncoding,
     closing: &AtomicBool,
     peer: &dyn fmt::Display,
+    tap: &Tap,
 ) -> io::Result<End> {
     // Until the customer says something, speak the greeting charset. With `auto`, each
     // reply then follows the charset of the message it answers.
@@ -114,6 +117,8 @@ pub fn converse<S: Source, W: Sink>(
     let mut text = String::new();
     out.send(&session.greet(), charset)?;
     loop {
+        // The charset the message was decoded in, for the live view.
+        let mut decoded = None;
         let request_reply = match frames.read_frame() {
             Ok(Some(Frame::Message(bytes))) => {
                 if log_enabled!(log::Level::Debug) {
@@ -122,6 +127,7 @@ pub fn converse<S: Source, W: Sink>(
                 match codec::decode_into(bytes, wire, &mut text) {
                     Ok(used) => {
                         charset = used;
+                        decoded = Some(used);
                         let request = Request::parse(&text);
                         let reply = session.handle(request);
                         if let (Request::Buy(name), Reply::Bought { spent }) = (request, &reply) {
@@ -139,11 +145,15 @@ pub fn converse<S: Source, W: Sink>(
             }
             Ok(None) => return Ok(End::PeerClosed),
             Err(FrameError::Idle(after)) => {
-                out.send(&Reply::Idle(after.as_secs()), charset)?;
+                let reply = Reply::Idle(after.as_secs());
+                tap.cut_off(&reply);
+                out.send(&reply, charset)?;
                 return Ok(End::Idle);
             }
             Err(FrameError::Io(e)) => return Err(e),
         };
+        let said = decoded.map(|used| (text.as_str(), used));
+        tap.message(frames.last(), said, &request_reply, session.spent());
         out.send(&request_reply, charset)?;
         if request_reply.closes() {
             return Ok(End::Bye);
@@ -164,7 +174,17 @@ mod tests {
         let mut frames = FrameReader::new(input, Limits::default()).unwrap();
         let mut out = ReplyWriter::new(Vec::new());
         let closing = AtomicBool::new(closing);
-        let end = converse(&mut frames, &mut out, &mut session, wire, &closing, &"test").unwrap();
+        let tap = Tap::off();
+        let end = converse(
+            &mut frames,
+            &mut out,
+            &mut session,
+            wire,
+            &closing,
+            &"test",
+            &tap,
+        )
+        .unwrap();
         (out.into_inner(), end)
     }
 

@@ -29,6 +29,9 @@
 //! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
 //!   and the live map, its `threads` submodule the thread cache and the workers.
 //! - [`client`]: the terminal client's loop, over any reader and writer.
+//! - [`live`]: the live view's data. Connections report to it through a `Tap` and never
+//!   wait for it; it keeps raw bytes only as copies, shown as hex through `codec`.
+//! - [`web`]: the live view's read-only HTTP server and page; it reads `live` only.
 //!
 //! The binaries in `src/bin` only parse arguments and call into this library.
 
@@ -40,6 +43,6 @@ pub mod live;
 pub mod protocol;
 pub mod server;
 pub mod session;
-pub mod web;
 pub mod shop;
+pub mod web;
 pub mod words;

@@ -132,9 +132,17 @@ enum Event {
         reply: Reply,
     },
     /// A customer turned away at the door, with the reply they got.
-    Refused { at: u64, peer: SocketAddr, reply: Reply },
+    Refused {
+        at: u64,
+        peer: SocketAddr,
+        reply: Reply,
+    },
     /// The shop ended a conversation on its own (idle, too slow), with the reply.
-    CutOff { at: u64, peer: SocketAddr, reply: Reply },
+    CutOff {
+        at: u64,
+        peer: SocketAddr,
+        reply: Reply,
+    },
 }
 
 /// The shared hub. Clone it freely; all clones share one view.
@@ -349,7 +357,7 @@ impl Inner {
             let seq = view.next_seq;
             match event {
                 Event::Message { peer, said, reply } => {
-                    if said.text.is_none() || matches!(reply, Reply::Garbled(_)) {
+                    if matches!(reply, Reply::Garbled(_)) {
                         view.alert(AlertEntry {
                             seq,
                             at: said.at,
@@ -759,7 +767,7 @@ mod tests {
         assert_eq!(s["feed"][0]["end"], "newline");
         drop(tap);
         assert_eq!(state(&hub)["customers"].as_array().unwrap().len(), 0);
-        assert_eq!(Tap::new(None, peer(2)).on.is_none(), true);
+        assert!(Tap::new(None, peer(2)).on.is_none());
     }
 
     #[test]
@@ -810,7 +818,10 @@ mod tests {
             assert_eq!(recent[0]["len"], long.len());
         }
         // Two events per message, a buffer of EVENT_BUFFER per tick: the rest dropped.
-        assert_eq!(hub.dropped(), 3 * (2 * (EVENT_BUFFER as u64 + 10) - EVENT_BUFFER as u64));
+        assert_eq!(
+            hub.dropped(),
+            3 * (2 * (EVENT_BUFFER as u64 + 10) - EVENT_BUFFER as u64)
+        );
     }
 
     #[test]

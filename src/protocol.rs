@@ -547,7 +547,11 @@ mod tests {
         let info = |end, reads, shared| FrameInfo { end, reads, shared };
         #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
         let cases: Vec<(&str, Vec<Option<&[u8]>>, Vec<FrameInfo>)> = vec![
-            ("one read", vec![Some(b"a\n")], vec![info(Newline, 1, false)]),
+            (
+                "one read",
+                vec![Some(b"a\n")],
+                vec![info(Newline, 1, false)],
+            ),
             (
                 "split over reads (半包)",
                 vec![Some(b"a"), Some(b"b"), Some(b"c\n")],
@@ -568,7 +572,11 @@ mod tests {
                 vec![info(Newline, 1, true), info(Newline, 2, true)],
             ),
             ("pause", vec![Some(b"x"), None], vec![info(Pause, 1, false)]),
-            ("end of stream", vec![Some(b"x")], vec![info(EndOfStream, 1, false)]),
+            (
+                "end of stream",
+                vec![Some(b"x")],
+                vec![info(EndOfStream, 1, false)],
+            ),
         ];
         for (name, steps, want) in cases {
             let mut reader = FrameReader::new(Script::new(&steps), limits(8)).unwrap();

@@ -60,8 +60,17 @@ fn conversation<S: Source>(source: S, wire: WireEncoding, max_line: usize) -> (V
     let mut sent = Vec::new();
     let mut out = ReplyWriter::new(&mut sent);
     let closing = AtomicBool::new(false);
-    let end = converse(&mut frames, &mut out, &mut session, wire, &closing, &"prop")
-        .expect("in-memory conversations cannot fail");
+    let tap = snack_shop::live::Tap::off();
+    let end = converse(
+        &mut frames,
+        &mut out,
+        &mut session,
+        wire,
+        &closing,
+        &"prop",
+        &tap,
+    )
+    .expect("in-memory conversations cannot fail");
     drop(out);
     (sent, end)
 }

@@ -19,9 +19,11 @@ use signal_hook::iterator::Signals;
 
 use snack_shop::catalog::Catalog;
 use snack_shop::codec::WireEncoding;
+use snack_shop::live::Hub;
 use snack_shop::protocol::MAX_LINE;
 use snack_shop::server::{self, Config, Server};
 use snack_shop::shop::{Shop, sales_report};
+use snack_shop::web;
 
 /// The snack shop server (零食销售系统服务器).
 ///
@@ -78,6 +80,12 @@ struct Args {
     #[arg(long, env = "SHOP_MAX_LINE", default_value_t = MAX_LINE, value_name = "BYTES")]
     max_line: usize,
 
+    /// Live view for the teacher's screen (网页实时视图): HOST:PORT to serve it on, such
+    /// as 127.0.0.1:8080 (port 0 picks one; the second line on stdout gives the URL).
+    /// Off unless given. Anywhere but loopback the page needs the token in that URL.
+    #[arg(long, env = "SHOP_WEB", value_name = "HOST:PORT")]
+    web: Option<String>,
+
     /// Stack size of each connection thread, in KiB.
     #[arg(long, env = "SHOP_STACK_KIB", default_value_t = server::DEFAULT_STACK_SIZE / 1024, value_name = "KIB")]
     stack_kib: usize,
@@ -100,6 +108,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let shop = Shop::new(catalog);
+    let web_addr = args.web.as_deref().map(web::parse_addr).transpose();
+    let web_addr = web_addr.with_context(|| format!("bad --web address {:?}", args.web))?;
+    let hub = web_addr
+        .map(|_| Hub::start(shop.clone(), args.encoding))
+        .transpose();
+    let hub = hub.context("cannot start the live view")?;
     let config = Config {
         wire: args.encoding,
         max_clients: args.max_clients,
@@ -109,12 +123,27 @@ fn run(args: Args) -> anyhow::Result<()> {
         thread_cache: args.thread_cache,
         max_line: args.max_line,
         stack_size: args.stack_kib.saturating_mul(1024),
+        live: hub.clone(),
         ..Config::default()
     };
     let server = Server::new(listener, shop.clone(), config).context("cannot start the server")?;
     let addr = server
         .local_addr()
         .context("cannot read the listening address")?;
+    let reachable = web::reachable(addr);
+    if addr.ip().is_unspecified() {
+        let list: Vec<String> = reachable.iter().map(ToString::to_string).collect();
+        info!("学生连接地址 students connect to: {}", list.join(", "));
+    }
+    let view = match (web_addr, hub) {
+        (Some(web_addr), Some(hub)) => {
+            hub.set_addresses(reachable.into_iter().map(|r| (r.addr, r.interface)));
+            let view = web::start(web_addr, hub)
+                .with_context(|| format!("cannot serve the live view on {web_addr}"))?;
+            Some(view)
+        }
+        _ => None,
+    };
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
     let handle = server.handle();
     thread::Builder::new()
@@ -130,8 +159,20 @@ fn run(args: Args) -> anyhow::Result<()> {
     // Printed last, once everything is set up: scripts and tests wait for this line.
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {addr}")
+        .and_then(|()| match &view {
+            Some(view) => writeln!(stdout, "live view on {}", view.url()),
+            None => Ok(()),
+        })
         .and_then(|()| stdout.flush())
         .context("cannot write to stdout")?;
+    if let Some(view) = view
+        .as_ref()
+        .filter(|v| v.local_addr().ip().is_unspecified())
+    {
+        for r in web::reachable(view.local_addr()) {
+            info!("live view also at {}", view.url_at(r.addr));
+        }
+    }
 
     server.run().context("server failed")?;
     eprintln!("{}", sales_report(&shop.sales()));

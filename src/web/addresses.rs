@@ -18,6 +18,16 @@ pub struct Reachable {
     pub interface: String,
 }
 
+impl std::fmt::Display for Reachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.interface.is_empty() {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{} ({})", self.addr, self.interface)
+        }
+    }
+}
+
 /// Every address the shop listening on `listen` can be reached at from other machines:
 /// for a wildcard address the machine's non-loopback addresses (IPv4 first; IPv6 only
 /// for `[::]`, without link-local ones, which need a zone to be usable), else `listen`

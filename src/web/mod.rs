@@ -351,10 +351,7 @@ mod tests {
     #[test]
     fn web_addresses() {
         assert_eq!(parse_addr("8080").unwrap().to_string(), "127.0.0.1:8080");
-        assert_eq!(
-            parse_addr("0.0.0.0:0").unwrap().to_string(),
-            "0.0.0.0:0"
-        );
+        assert_eq!(parse_addr("0.0.0.0:0").unwrap().to_string(), "0.0.0.0:0");
         assert!(parse_addr("nonsense").is_err());
     }
 
