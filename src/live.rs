@@ -357,7 +357,7 @@ impl Inner {
             let seq = view.next_seq;
             match event {
                 Event::Message { peer, said, reply } => {
-                    if matches!(reply, Reply::Garbled(_)) {
+                    if matches!(reply, Reply::Garbled(_) | Reply::WrongEncoding { .. }) {
                         view.alert(AlertEntry {
                             seq,
                             at: said.at,

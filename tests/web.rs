@@ -240,22 +240,33 @@ fn alerts_for_wrong_encoding_a_full_shop_and_idle_customers() {
     );
     let mut first = server.customer();
     first.send_raw(b"\xff\xfe\x80\n");
-    let hint = first.read_line();
-    assert!(hint.contains("GBK"), "{hint}");
+    let garbled = first.read_line();
+    assert!(garbled.contains("GBK"), "{garbled}");
+    // UTF-8 to a GBK shop: the hint comes back in UTF-8, so the sender can read it.
+    first.send_raw("西瓜\n".as_bytes());
+    let hint = String::from_utf8(first.read_raw_line()).unwrap();
+    let hint = hint.trim_end();
+    assert!(hint.contains("「西瓜」") && hint.contains("GBK"), "{hint}");
     // The only seat is taken: the next one is turned away.
     let mut second = Customer::connect(server.addr);
     assert_eq!(second.read_line(), "抱歉,本店客满了,请稍后再来。");
     // And the first one, silent, is cut off.
     assert!(first.read_line().contains("秒没有说话"));
 
-    let state = view.wait_for("three alerts", |s| {
-        s["alerts"].as_array().is_some_and(|a| a.len() == 3)
+    let state = view.wait_for("four alerts", |s| {
+        s["alerts"].as_array().is_some_and(|a| a.len() == 4)
     });
     let alerts = state["alerts"].as_array().unwrap();
     let kinds: Vec<&str> = alerts.iter().map(|a| a["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["cut_off", "refused", "wrong_encoding"], "{state:#}");
+    assert_eq!(
+        kinds,
+        ["cut_off", "refused", "wrong_encoding", "wrong_encoding"],
+        "{state:#}"
+    );
     assert_eq!(alerts[2]["reply"], hint, "the hint the shop gave");
-    assert_eq!(alerts[2]["said"]["hex"], "FF FE 80");
+    assert_eq!(alerts[2]["said"]["hex"], "E8 A5 BF E7 93 9C");
+    assert_eq!(alerts[3]["reply"], garbled);
+    assert_eq!(alerts[3]["said"]["hex"], "FF FE 80");
     assert_eq!(alerts[1]["reply"], "抱歉,本店客满了,请稍后再来。");
     assert!(alerts[0]["reply"].as_str().unwrap().contains("2 秒"));
     assert_eq!(state["refused"], 1);

@@ -317,7 +317,7 @@ impl Context {
             .map(|()| FrameReader::with_timeout_set(stream, limits))
             .and_then(|mut frames| {
                 let mut out = ReplyWriter::new(stream);
-                connection::converse(
+                connection::converse_tapped(
                     &mut frames,
                     &mut out,
                     &mut session,
