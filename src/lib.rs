@@ -18,6 +18,9 @@
 //! - [`connection`]: the loop that wires those together for one connection.
 //! - [`server`]: accept loop, seats, thread cache and shutdown.
 //! - [`client`]: the terminal client's loop, over any reader and writer.
+//! - [`logger`]: log lines through a bounded queue to one writer thread, so a stalled
+//!   stderr never stalls a customer.
+//! - [`signals`]: OS signals as events (stop, hang-up): signal-hook on Unix, ctrlc on Windows.
 //!
 //! The binaries in `src/bin` only parse arguments and call into this library.
 
@@ -25,7 +28,9 @@ pub mod catalog;
 pub mod client;
 pub mod codec;
 pub mod connection;
+pub mod logger;
 pub mod protocol;
 pub mod server;
 pub mod session;
 pub mod shop;
+pub mod signals;
