@@ -4,19 +4,30 @@
 //!
 //! # Layout
 //!
-//! Input flows through one module per layer, and only the first two touch raw bytes:
+//! Input flows through one module per layer, and only `protocol` and `codec` touch raw
+//! bytes:
 //!
 //! ```text
-//! bytes ─ protocol ─ codec ─ session::Request ─ Session (+ shop) ─ session::Reply ─ protocol ─ bytes
+//! bytes ─ protocol ─ codec ─ session::Request ─ Session (+ shop) ─ session::Reply
+//!                                                                          │
+//! bytes ─ protocol::LineWriter ─ codec ─ text ─ connection::ReplyWriter ───┘
 //! ```
 //!
-//! - [`protocol`]: framing. Bytes in, one message at a time out; reply text to line bytes.
+//! Layers point one way. `protocol` frames messages and writes lines (text + charset →
+//! bytes with `\r\n`) and knows nothing of replies; `connection` turns a `Reply` into
+//! text and decides the charset; `catalog` and `session` share the keywords through
+//! `words` rather than importing each other.
+//!
+//! - [`protocol`]: framing. Bytes in, one message at a time out; line text to line bytes.
 //! - [`codec`]: GBK / UTF-8 / auto decoding and encoding that never silently substitutes.
+//! - [`words`]: the keywords (拜拜, 菜单) that can never be item names.
 //! - [`catalog`]: `goods.toml` to a validated catalog; prices in integer fen.
 //! - [`shop`]: the shared stock handle; purchases are atomic across connections.
 //! - [`session`]: one customer's conversation as a pure state machine.
-//! - [`connection`]: the loop that wires those together for one connection.
-//! - [`server`]: accept loop, seats, thread cache and shutdown.
+//! - [`connection`]: the loop that wires those together for one connection, and turns
+//!   each reply into a line.
+//! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
+//!   and the live map, its `threads` submodule the thread cache and the workers.
 //! - [`client`]: the terminal client's loop, over any reader and writer.
 //! - [`logger`]: log lines through a bounded queue to one writer thread, so a stalled
 //!   stderr never stalls a customer.
@@ -34,3 +45,4 @@ pub mod server;
 pub mod session;
 pub mod shop;
 pub mod signals;
+pub mod words;

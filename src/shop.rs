@@ -107,6 +107,11 @@ impl Shop {
         Purchase::Bought(self.inner.catalog.items()[i].price)
     }
 
+    /// True if the catalog has an item called `name`, whether or not any is left.
+    pub fn sells(&self, name: &str) -> bool {
+        self.inner.index.contains_key(name)
+    }
+
     /// The items, in catalog order.
     pub fn items(&self) -> &[Item] {
         self.inner.catalog.items()

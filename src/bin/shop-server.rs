@@ -49,7 +49,7 @@ const LAST_WORDS_WAIT: Duration = Duration::from_millis(500);
 /// the Windows network debug assistant (网络调试助手) works as it is. Every option can
 /// also be set through the environment variable shown.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(name = "shop-server", version, about, long_about)]
 struct Args {
     /// Address to listen on. Use 0.0.0.0 to let customers on other machines (a debug
     /// assistant on another PC of the classroom) connect. IPv6 works with or without
