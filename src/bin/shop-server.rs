@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
@@ -14,12 +14,14 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use log::{info, warn};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use snack_shop::catalog::Catalog;
 use snack_shop::codec::WireEncoding;
+use snack_shop::ledger::{self, Durability};
 use snack_shop::protocol::MAX_LINE;
+use snack_shop::reload::Reloader;
 use snack_shop::server::{self, Config, Server};
 use snack_shop::shop::{Shop, sales_report};
 
@@ -30,8 +32,11 @@ use snack_shop::shop::{Shop, sales_report};
 /// the Windows network debug assistant (网络调试助手) works as it is. Every option can
 /// also be set through the environment variable shown.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Address to listen on. Use 0.0.0.0 to let customers on other machines (a debug
     /// assistant on another PC of the classroom) connect.
     #[arg(long, env = "SHOP_HOST", default_value = "127.0.0.1")]
@@ -78,14 +83,56 @@ struct Args {
     #[arg(long, env = "SHOP_MAX_LINE", default_value_t = MAX_LINE, value_name = "BYTES")]
     max_line: usize,
 
+    /// Sales ledger: an SQLite file (created if missing) where every sale is recorded
+    /// before the customer is told 购买成功. Remaining stock is goods.toml's stock minus
+    /// what the ledger has sold, so a restart resumes. Without it, sales live in memory.
+    #[arg(long, env = "SHOP_LEDGER", value_name = "FILE")]
+    ledger: Option<PathBuf>,
+
+    /// Ledger durability: normal (survives kill -9 and crashes) or full (an fsync per
+    /// commit: survives a power cut too).
+    #[arg(
+        long,
+        env = "SHOP_SYNC",
+        default_value = "normal",
+        value_name = "normal|full"
+    )]
+    sync: Durability,
+
+    /// Test hook: while this file exists, every ledger commit fails.
+    #[arg(long, env = "SHOP_LEDGER_FAULTS", value_name = "FILE", hide = true)]
+    ledger_faults: Option<PathBuf>,
+
     /// Stack size of each connection thread, in KiB.
     #[arg(long, env = "SHOP_STACK_KIB", default_value_t = server::DEFAULT_STACK_SIZE / 1024, value_name = "KIB")]
     stack_kib: usize,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print what a ledger holds: per item pieces sold, takings and stock left, and per
+    /// customer address its purchases and total.
+    Report {
+        /// The ledger file.
+        #[arg(long, env = "SHOP_LEDGER", value_name = "FILE")]
+        ledger: PathBuf,
+        /// Goods file for the stock. Without it: ./goods.toml if present, else built-in.
+        #[arg(long, env = "SHOP_GOODS", value_name = "FILE")]
+        goods: Option<PathBuf>,
+        /// One row per purchase instead: time,customer,item,price.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
 fn main() -> ExitCode {
     init_logging();
-    match run(Args::parse()) {
+    let args = Args::parse();
+    let result = match &args.command {
+        Some(Command::Report { ledger, goods, csv }) => report(ledger, goods.as_deref(), *csv),
+        None => run(args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shop-server: {e:#}");
@@ -99,7 +146,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     let catalog = Catalog::load(args.goods.as_deref(), args.encoding)?;
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-    let shop = Shop::new(catalog);
+    let shop = match &args.ledger {
+        Some(path) => ledger::open_shop(catalog, path, args.sync, args.ledger_faults.as_deref())?,
+        None => Shop::new(catalog),
+    };
+    let reloader = Reloader::new(args.goods.as_deref(), args.encoding);
     let config = Config {
         wire: args.encoding,
         max_clients: args.max_clients,
@@ -115,14 +166,22 @@ fn run(args: Args) -> anyhow::Result<()> {
     let addr = server
         .local_addr()
         .context("cannot read the listening address")?;
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM, SIGHUP]).context("cannot install signal handlers")?;
     let handle = server.handle();
+    let reload_shop = shop.clone();
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    info!("SIGHUP received: reloading the goods file");
+                    reloader.reload_and_log(&reload_shop);
+                    continue;
+                }
                 info!("signal {signal} received: closing the shop");
                 handle.shutdown();
+                break;
             }
         })
         .context("cannot start the signal thread")?;
@@ -134,8 +193,25 @@ fn run(args: Args) -> anyhow::Result<()> {
         .context("cannot write to stdout")?;
 
     server.run().context("server failed")?;
+    shop.close_ledger();
     eprintln!("{}", sales_report(&shop.sales()));
     Ok(())
+}
+
+/// `shop-server report`: prints what the ledger holds.
+fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> anyhow::Result<()> {
+    let text = if csv {
+        ledger::report::render_csv(ledger)?
+    } else {
+        // The stock is in the goods file; the wire encoding does not matter here.
+        let catalog = Catalog::load(goods, WireEncoding::Utf8)?;
+        ledger::report::render_text(ledger, &catalog)?
+    };
+    let mut stdout = std::io::stdout();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")
 }
 
 /// Logs go to stderr, `info` and up unless `RUST_LOG` says otherwise.
