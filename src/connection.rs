@@ -9,12 +9,13 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use log::{debug, log_enabled};
+use log::{debug, info, log_enabled};
 
 use crate::catalog::Price;
 use crate::codec::{self, Charset, Phrase, WireEncoding};
 use crate::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
 use crate::session::{BOUGHT_PREFIX, Reply, Request, Session};
+use crate::words;
 
 /// How a conversation ended, when it ended in an orderly way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,47 +118,137 @@ pub fn converse<S: Source, W: Sink>(
     closing: &AtomicBool,
     peer: &dyn fmt::Display,
 ) -> io::Result<End> {
-    // Until the customer says something, speak the greeting charset. With `auto`, each
-    // reply then follows the charset of the message it answers.
-    let mut charset = wire.greeting_charset();
-    // One decode buffer for the whole conversation: a purchase allocates nothing.
-    let mut text = String::new();
-    out.send(&session.greet(), charset)?;
+    let mut reader = MessageReader::new(wire);
+    out.send(&session.greet(), reader.current)?;
     loop {
-        let request_reply = match frames.read_frame() {
-            Ok(Some(Frame::Message(bytes))) => {
-                if log_enabled!(log::Level::Debug) {
-                    debug!("{peer} sent {} bytes: {}", bytes.len(), codec::hex(bytes));
-                }
-                match codec::decode_into(bytes, wire, &mut text) {
-                    Ok(used) => {
-                        charset = used;
-                        let request = Request::parse(&text);
-                        let reply = session.handle(request);
-                        if let (Request::Buy(name), Reply::Bought { spent }) = (request, &reply) {
-                            debug!("{peer} bought {name}, spent {spent} so far");
-                        }
-                        reply
-                    }
-                    Err(_) => session.handle(Request::Garbled),
-                }
-            }
-            Ok(Some(Frame::TooLong)) => session.handle(Request::TooLong),
+        let (reply, charset) = match frames.read_frame() {
+            Ok(Some(Frame::Message(bytes))) => reader.answer(bytes, session, peer),
+            Ok(Some(Frame::TooLong)) => (session.handle(Request::TooLong), reader.current),
             Ok(None) if closing.load(Ordering::Acquire) => {
-                out.send(&Reply::Closing, charset)?;
+                out.send(&Reply::Closing, reader.current)?;
                 return Ok(End::ShopClosing);
             }
             Ok(None) => return Ok(End::PeerClosed),
             Err(FrameError::Idle(after)) => {
-                out.send(&Reply::Idle(after.as_secs()), charset)?;
+                out.send(&Reply::Idle(after.as_secs()), reader.current)?;
                 return Ok(End::Idle);
             }
             Err(FrameError::Io(e)) => return Err(e),
         };
-        out.send(&request_reply, charset)?;
-        if request_reply.closes() {
+        out.send(&reply, charset)?;
+        if reply.closes() {
             return Ok(End::Bye);
         }
+    }
+}
+
+/// Turns one connection's messages into requests: decodes each, remembers the charset
+/// the conversation is in, and spots a customer whose sender uses the wrong encoding.
+struct MessageReader {
+    wire: WireEncoding,
+    /// The charset of the conversation so far: the greeting's at first. Under `auto`
+    /// each message with evidence of its charset changes it (see [`codec::decide_auto`]);
+    /// in a fixed mode it never changes.
+    current: Charset,
+    /// Decode buffers, reused for every message: a purchase allocates nothing.
+    text: String,
+    scratch: String,
+}
+
+impl MessageReader {
+    fn new(wire: WireEncoding) -> Self {
+        MessageReader {
+            wire,
+            current: wire.greeting_charset(),
+            text: String::new(),
+            scratch: String::new(),
+        }
+    }
+
+    /// Answers one message; returns the reply and the charset it goes out in.
+    fn answer(
+        &mut self,
+        bytes: &[u8],
+        session: &mut Session,
+        peer: &dyn fmt::Display,
+    ) -> (Reply, Charset) {
+        let decoded = match self.wire {
+            WireEncoding::Auto => codec::decide_auto(
+                bytes,
+                self.current,
+                |t| session.knows(t),
+                &mut self.text,
+                &mut self.scratch,
+            ),
+            fixed => {
+                let charset = fixed.greeting_charset();
+                codec::decode_strict_into(bytes, charset, &mut self.text).then_some(charset)
+            }
+        };
+        if log_enabled!(log::Level::Debug) {
+            let hex = codec::hex(bytes);
+            match decoded {
+                Some(c) => debug!(
+                    "{peer} sent {} bytes: {hex} = {c} {:?}",
+                    bytes.len(),
+                    self.text
+                ),
+                None => debug!(
+                    "{peer} sent {} bytes: {hex} = not {}",
+                    bytes.len(),
+                    self.wire.describe()
+                ),
+            }
+        }
+        let reply = match decoded {
+            Some(charset) => {
+                self.current = charset;
+                let request = Request::parse(&self.text);
+                let reply = session.handle(request);
+                if let (Request::Buy(name), Reply::Bought { spent }) = (request, &reply) {
+                    debug!("{peer} bought {name}, spent {spent} so far");
+                }
+                reply
+            }
+            None => session.handle(Request::Garbled),
+        };
+        // In a fixed charset, a message that meant nothing may have been sent in the
+        // other one. Only an unknown item or garbled bytes are checked: the hot path, a
+        // purchase, never pays for it, and nothing was sold when the hint goes out.
+        if self.wire != WireEncoding::Auto
+            && matches!(reply, Reply::Unknown | Reply::Garbled(_))
+            && let Some(hint) = self.hint(bytes, session, peer)
+        {
+            return hint;
+        }
+        (reply, self.current)
+    }
+
+    /// The wrong-encoding hint for `bytes`, in the charset the customer used, if they
+    /// read as a request in the other charset. See [`codec::wrong_charset`].
+    fn hint(
+        &mut self,
+        bytes: &[u8],
+        session: &Session,
+        peer: &dyn fmt::Display,
+    ) -> Option<(Reply, Charset)> {
+        let expected = self.current;
+        let sent = codec::wrong_charset(bytes, expected, |t| session.knows(t), &mut self.scratch)?;
+        let meant = match Request::parse(&self.scratch) {
+            Request::Buy(name) => name,
+            Request::Bye => words::BYE,
+            Request::Menu => words::MENU,
+            _ => return None,
+        };
+        info!(
+            "{peer} sent {sent} {meant:?} to a {expected} shop: told them to switch to {expected}"
+        );
+        let reply = Reply::WrongEncoding {
+            sent,
+            expected,
+            text: meant.to_string(),
+        };
+        Some((reply, sent))
     }
 }
 
@@ -260,6 +351,104 @@ mod tests {
                 End::ShopClosing,
             ),
         ];
+        let utf8 = |s: &str| s.as_bytes().to_vec();
+        let auto = |input: Vec<Vec<u8>>, replies: Vec<Vec<u8>>| {
+            let want = [vec![gbk(GREETING)], replies].concat().concat();
+            (
+                WireEncoding::Auto,
+                input.concat(),
+                false,
+                want,
+                End::PeerClosed,
+            )
+        };
+        const UNKNOWN: &str = "抱歉,您购买的商品目前没有,请选购其他的。\r\n";
+        const GARBLED: &str =
+            "抱歉,无法识别您发送的文字,本店使用 GBK 或 UTF-8 编码,请检查发送端的编码设置。\r\n";
+        let hint_for_gbk =
+            "抱歉,您发送的是 UTF-8 编码的「西瓜」,本店使用 GBK 编码,请把发送端的编码改成 GBK。\r\n";
+        let hint_for_utf8 = "抱歉,您发送的是 GBK 编码的「西瓜」,本店使用 UTF-8 编码,请把发送端的编码改成 UTF-8。\r\n";
+        let more = [
+            (
+                "auto: ASCII and empty after GBK stay GBK",
+                auto(
+                    vec![gbk("西瓜\n"), b"cola\n\n".to_vec()],
+                    vec![gbk("购买成功,余额 -2\r\n"), gbk(UNKNOWN), gbk(GREETING)],
+                ),
+            ),
+            (
+                "auto: ASCII first is answered in the greeting's GBK",
+                auto(vec![b"cola\n".to_vec()], vec![gbk(UNKNOWN)]),
+            ),
+            (
+                "auto: after UTF-8, ASCII and an empty line stay UTF-8",
+                auto(
+                    vec![utf8("西瓜\ncola\n\n")],
+                    vec![utf8("购买成功,余额 -2\r\n"), utf8(UNKNOWN), utf8(GREETING)],
+                ),
+            ),
+            (
+                "auto: garbled in the current charset",
+                auto(
+                    vec![b"\xff\n".to_vec(), utf8("瓜子\n"), b"\xff\n".to_vec()],
+                    vec![gbk(GARBLED), utf8("购买成功,余额 -4.5\r\n"), utf8(GARBLED)],
+                ),
+            ),
+            (
+                "auto: an unknown name valid only in UTF-8 switches to UTF-8",
+                auto(
+                    vec![utf8("可\n"), b"\n".to_vec()],
+                    vec![utf8(UNKNOWN), utf8(GREETING)],
+                ),
+            ),
+        ];
+        let hints = [
+            (
+                "gbk: UTF-8 西瓜 gets the hint in UTF-8 and buys nothing",
+                (
+                    WireEncoding::Gbk,
+                    [utf8("西瓜\n"), gbk("西瓜\n")].concat(),
+                    false,
+                    [
+                        gbk(GREETING),
+                        utf8(hint_for_gbk),
+                        gbk("购买成功,余额 -2\r\n"),
+                    ]
+                    .concat(),
+                    End::PeerClosed,
+                ),
+            ),
+            (
+                "utf-8: GBK 西瓜 gets the hint in GBK and buys nothing",
+                (
+                    WireEncoding::Utf8,
+                    [gbk("西瓜\n"), utf8("西瓜\n")].concat(),
+                    false,
+                    [
+                        utf8(GREETING),
+                        gbk(hint_for_utf8),
+                        utf8("购买成功,余额 -2\r\n"),
+                    ]
+                    .concat(),
+                    End::PeerClosed,
+                ),
+            ),
+            (
+                "gbk: a name unknown in both encodings gets the plain reply",
+                (
+                    WireEncoding::Gbk,
+                    [utf8("可乐\n"), b"cola\n".to_vec()].concat(),
+                    false,
+                    [gbk(GREETING), gbk(UNKNOWN), gbk(UNKNOWN)].concat(),
+                    End::PeerClosed,
+                ),
+            ),
+        ];
+        let cases = cases.into_iter().chain(
+            more.into_iter()
+                .chain(hints)
+                .map(|(name, (w, i, c, o, e))| (name, w, i, c, o, e)),
+        );
         for (name, wire, input, closing, want, want_end) in cases {
             let (got, end) = run(&input, wire, closing);
             assert_eq!(

@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::catalog::Price;
-use crate::codec::WireEncoding;
+use crate::codec::{Charset, WireEncoding};
 use crate::shop::{Customer, Greeting, Purchase, Shop};
 use crate::words::{BYE, MENU};
 
@@ -72,6 +72,16 @@ pub enum Reply {
     Menu(String),
     /// The message could not be decoded.
     Garbled(WireEncoding),
+    /// The message meant something only when read in the other charset: the customer's
+    /// sender uses the wrong encoding. Nothing was sold.
+    WrongEncoding {
+        /// The charset the customer actually used.
+        sent: Charset,
+        /// The charset the shop speaks.
+        expected: Charset,
+        /// The message as the customer meant it.
+        text: String,
+    },
     /// The message held control characters.
     ControlChars,
     /// The message was longer than the limit (in bytes).
@@ -111,6 +121,14 @@ impl fmt::Display for Reply {
                 f,
                 "抱歉,无法识别您发送的文字,本店使用 {} 编码,请检查发送端的编码设置。",
                 expected.describe()
+            ),
+            Reply::WrongEncoding {
+                sent,
+                expected,
+                text,
+            } => write!(
+                f,
+                "抱歉,您发送的是 {sent} 编码的「{text}」,本店使用 {expected} 编码,请把发送端的编码改成 {expected}。"
             ),
             Reply::ControlChars => f.write_str("抱歉,消息中有控制字符,请只发送商品名称。"),
             Reply::TooLong(limit) => write!(f, "抱歉,消息太长了(超过 {limit} 字节),已忽略。"),
@@ -160,6 +178,17 @@ impl Session {
     /// What this customer has spent so far.
     pub fn spent(&self) -> Price {
         self.spent
+    }
+
+    /// True if `text`, as a customer's message, means something to the shop: an item
+    /// name (sold out or not) or a keyword. `--encoding auto` and the wrong-encoding
+    /// hint use it to tell which reading of the bytes the customer meant.
+    pub fn knows(&self, text: &str) -> bool {
+        match Request::parse(text) {
+            Request::Bye | Request::Menu => true,
+            Request::Buy(name) => self.shop.sells(name),
+            _ => false,
+        }
     }
 
     /// Answers one request. Every request gets exactly one reply.

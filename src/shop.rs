@@ -298,6 +298,12 @@ impl Shop {
         Items(self.state())
     }
 
+    /// True if the catalog has an item called `name`, whether or not any is left.
+    pub fn sells(&self, name: &str) -> bool {
+        let state = self.inner.state.read().unwrap_or_else(|e| e.into_inner());
+        state.index.contains_key(name)
+    }
+
     /// Where the catalog came from.
     pub fn catalog_source(&self) -> String {
         self.state().catalog.source().to_string()

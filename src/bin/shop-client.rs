@@ -22,7 +22,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Server messages are shown as 【服务器】...; with piped input no prompts are printed.
 /// The terminal is always UTF-8; --encoding only sets what goes over the wire.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(name = "shop-client", version, about, long_about)]
 struct Args {
     /// Server address.
     #[arg(default_value = "127.0.0.1")]

@@ -32,7 +32,13 @@ use snack_shop::shop::{Shop, sales_report};
 /// the Windows network debug assistant (网络调试助手) works as it is. Every option can
 /// also be set through the environment variable shown.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "shop-server",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
