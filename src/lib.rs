@@ -34,6 +34,9 @@
 //! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
 //!   and the live map, its `threads` submodule the thread cache and the workers.
 //! - [`client`]: the terminal client's loop, over any reader and writer.
+//! - [`logger`]: log lines through a bounded queue to one writer thread, so a stalled
+//!   stderr never stalls a customer.
+//! - [`signals`]: OS signals as events (stop, hang-up): signal-hook on Unix, ctrlc on Windows.
 //!
 //! The binaries in `src/bin` only parse arguments and call into this library.
 
@@ -42,9 +45,11 @@ pub mod client;
 pub mod codec;
 pub mod connection;
 pub mod ledger;
+pub mod logger;
 pub mod protocol;
 pub mod reload;
 pub mod server;
 pub mod session;
 pub mod shop;
+pub mod signals;
 pub mod words;
