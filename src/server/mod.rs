@@ -343,7 +343,8 @@ impl Context {
             message: self.config.message_timeout,
             ..Limits::default()
         };
-        let mut session = Session::new(self.shop.clone(), self.config.wire, self.config.max_line);
+        let mut session = Session::new(self.shop.clone(), self.config.wire, self.config.max_line)
+            .for_customer(&peer);
         let tap = Tap::new(self.config.live.as_ref(), job.peer);
         let configured = if ACCEPTED_SOCKETS_INHERIT {
             Ok(())
