@@ -13,6 +13,7 @@ use log::{debug, info, log_enabled};
 
 use crate::catalog::Price;
 use crate::codec::{self, Charset, Phrase, WireEncoding};
+use crate::live::Tap;
 use crate::protocol::{Frame, FrameError, FrameReader, LineWriter, Sink, Source};
 use crate::session::{BOUGHT_PREFIX, Reply, Request, Session};
 use crate::words;
@@ -108,9 +109,24 @@ pub fn converse<S: Source, W: Sink>(
     closing: &AtomicBool,
     peer: &dyn fmt::Display,
 ) -> io::Result<End> {
+    let tap = Tap::off();
+    converse_tapped(frames, out, session, wire, closing, peer, &tap)
+}
+
+/// [`converse`], reporting every message and its reply to `tap`, the live view's ear.
+pub fn converse_tapped<S: Source, W: Sink>(
+    frames: &mut FrameReader<S>,
+    out: &mut ReplyWriter<W>,
+    session: &mut Session,
+    wire: WireEncoding,
+    closing: &AtomicBool,
+    peer: &dyn fmt::Display,
+    tap: &Tap,
+) -> io::Result<End> {
     let mut reader = MessageReader::new(wire);
     out.send(&session.greet(), reader.current)?;
     loop {
+        reader.decoded = None;
         let (reply, charset) = match frames.read_frame() {
             Ok(Some(Frame::Message(bytes))) => reader.answer(bytes, session, peer),
             Ok(Some(Frame::TooLong)) => (session.handle(Request::TooLong), reader.current),
@@ -120,11 +136,14 @@ pub fn converse<S: Source, W: Sink>(
             }
             Ok(None) => return Ok(End::PeerClosed),
             Err(FrameError::Idle(after)) => {
-                out.send(&Reply::Idle(after.as_secs()), reader.current)?;
+                let reply = Reply::Idle(after.as_secs());
+                tap.cut_off(&reply);
+                out.send(&reply, reader.current)?;
                 return Ok(End::Idle);
             }
             Err(FrameError::Io(e)) => return Err(e),
         };
+        tap.message(frames.last(), reader.said(), &reply, session.spent());
         out.send(&reply, charset)?;
         if reply.closes() {
             return Ok(End::Bye);
@@ -143,6 +162,8 @@ struct MessageReader {
     /// Decode buffers, reused for every message: a purchase allocates nothing.
     text: String,
     scratch: String,
+    /// The charset the last message was decoded in (into `text`), for the live view.
+    decoded: Option<Charset>,
 }
 
 impl MessageReader {
@@ -152,7 +173,13 @@ impl MessageReader {
             current: wire.greeting_charset(),
             text: String::new(),
             scratch: String::new(),
+            decoded: None,
         }
+    }
+
+    /// The last message's text and charset, if it could be decoded.
+    fn said(&self) -> Option<(&str, Charset)> {
+        self.decoded.map(|charset| (self.text.as_str(), charset))
     }
 
     /// Answers one message; returns the reply and the charset it goes out in.
@@ -175,6 +202,7 @@ impl MessageReader {
                 codec::decode_strict_into(bytes, charset, &mut self.text).then_some(charset)
             }
         };
+        self.decoded = decoded;
         if log_enabled!(log::Level::Debug) {
             let hex = codec::hex(bytes);
             match decoded {

@@ -29,6 +29,9 @@
 //! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
 //!   and the live map, its `threads` submodule the thread cache and the workers.
 //! - [`client`]: the terminal client's loop, over any reader and writer.
+//! - [`live`]: the live view's data. Connections report to it through a `Tap` and never
+//!   wait for it; it keeps raw bytes only as copies, shown as hex through `codec`.
+//! - [`web`]: the live view's read-only HTTP server and page; it reads `live` only.
 //! - [`logger`]: log lines through a bounded queue to one writer thread, so a stalled
 //!   stderr never stalls a customer.
 //! - [`signals`]: OS signals as events (stop, hang-up): signal-hook on Unix, ctrlc on Windows.
@@ -39,10 +42,12 @@ pub mod catalog;
 pub mod client;
 pub mod codec;
 pub mod connection;
+pub mod live;
 pub mod logger;
 pub mod protocol;
 pub mod server;
 pub mod session;
 pub mod shop;
 pub mod signals;
+pub mod web;
 pub mod words;

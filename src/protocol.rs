@@ -99,6 +99,30 @@ pub enum Frame<'a> {
     TooLong,
 }
 
+/// What ended a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FrameEnd {
+    /// A `\n` (or `\r\n`).
+    #[default]
+    Newline,
+    /// Nothing more arrived for [`FLUSH_AFTER`]: the debug assistant's way.
+    Pause,
+    /// The peer closed its side after the message.
+    EndOfStream,
+}
+
+/// How the last frame arrived, for the live view: what learners mean by 半包 and 粘包.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrameInfo {
+    /// What ended the message.
+    pub end: FrameEnd,
+    /// How many reads (`recv` calls) its bytes came in; more than one is a message split
+    /// over several segments.
+    pub reads: u32,
+    /// True if a read that brought this message also brought another one (粘包).
+    pub shared: bool,
+}
+
 /// Why no frame could be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -144,6 +168,8 @@ pub struct FrameReader<S: Source> {
     /// The timeout the socket currently has, so it is only changed when it must be.
     timeout: Option<Duration>,
     limits: Limits,
+    /// How the frame being read (or the last one) arrived.
+    info: FrameInfo,
 }
 
 impl<S: Source> FrameReader<S> {
@@ -165,6 +191,7 @@ impl<S: Source> FrameReader<S> {
             eof: false,
             timeout: limits.idle,
             limits,
+            info: FrameInfo::default(),
         }
     }
 
@@ -173,10 +200,21 @@ impl<S: Source> FrameReader<S> {
         self.input.get_ref()
     }
 
+    /// The bytes of the last message (empty after [`Frame::TooLong`]) and how they
+    /// arrived. Valid until the next [`FrameReader::read_frame`].
+    pub fn last(&self) -> (&[u8], FrameInfo) {
+        (&self.line, self.info)
+    }
+
     /// Reads the next frame. `Ok(None)` is a clean end of stream.
     pub fn read_frame(&mut self) -> Result<Option<Frame<'_>>, FrameError> {
         self.line.clear();
         self.overflow = false;
+        // Bytes left over from the read that brought the previous message: 粘包.
+        self.info = FrameInfo {
+            shared: !self.input.buffer().is_empty(),
+            ..FrameInfo::default()
+        };
         if self.eof {
             return Ok(None);
         }
@@ -191,6 +229,7 @@ impl<S: Source> FrameReader<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_timeout(&e) => {
                     if self.holding() {
+                        self.info.end = FrameEnd::Pause;
                         return Ok(Some(self.finish()));
                     }
                     return Err(FrameError::Idle(self.limits.idle.unwrap_or_default()));
@@ -199,8 +238,10 @@ impl<S: Source> FrameReader<S> {
             };
             if chunk.is_empty() {
                 self.eof = true;
+                self.info.end = FrameEnd::EndOfStream;
                 return Ok(self.holding().then(|| self.finish()));
             }
+            self.info.reads += 1;
             let (body, used, done) = match chunk.iter().position(|&b| b == b'\n') {
                 Some(i) => (&chunk[..i], i + 1, true),
                 None => (chunk, chunk.len(), false),
@@ -219,6 +260,7 @@ impl<S: Source> FrameReader<S> {
             }
             self.input.consume(used);
             if done {
+                self.info.shared |= !self.input.buffer().is_empty();
                 return Ok(Some(self.finish()));
             }
         }
@@ -496,6 +538,53 @@ mod tests {
         for (name, steps, want) in cases {
             let reader = FrameReader::new(Script::new(&steps), limits(8)).unwrap();
             assert_eq!(frames(reader), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn frame_info_says_how_each_message_arrived() {
+        use FrameEnd::*;
+        let info = |end, reads, shared| FrameInfo { end, reads, shared };
+        #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
+        let cases: Vec<(&str, Vec<Option<&[u8]>>, Vec<FrameInfo>)> = vec![
+            (
+                "one read",
+                vec![Some(b"a\n")],
+                vec![info(Newline, 1, false)],
+            ),
+            (
+                "split over reads (半包)",
+                vec![Some(b"a"), Some(b"b"), Some(b"c\n")],
+                vec![info(Newline, 3, false)],
+            ),
+            (
+                "sticky (粘包)",
+                vec![Some(b"a\nb\n"), Some(b"c\n")],
+                vec![
+                    info(Newline, 1, true),
+                    info(Newline, 1, true),
+                    info(Newline, 1, false),
+                ],
+            ),
+            (
+                "tail of one read, head of the next",
+                vec![Some(b"a\nb"), Some(b"c\n")],
+                vec![info(Newline, 1, true), info(Newline, 2, true)],
+            ),
+            ("pause", vec![Some(b"x"), None], vec![info(Pause, 1, false)]),
+            (
+                "end of stream",
+                vec![Some(b"x")],
+                vec![info(EndOfStream, 1, false)],
+            ),
+        ];
+        for (name, steps, want) in cases {
+            let mut reader = FrameReader::new(Script::new(&steps), limits(8)).unwrap();
+            let mut got = Vec::new();
+            while let Ok(Some(_)) = reader.read_frame() {
+                got.push(reader.last().1);
+            }
+            assert_eq!(got, want, "{name}");
         }
     }
 

@@ -18,11 +18,13 @@ use log::info;
 
 use snack_shop::catalog::Catalog;
 use snack_shop::codec::WireEncoding;
+use snack_shop::live::Hub;
 use snack_shop::logger::{self, Output};
 use snack_shop::protocol::MAX_LINE;
 use snack_shop::server::{self, Config, Server};
 use snack_shop::shop::{Shop, sales_report};
 use snack_shop::signals::{self, Event, Signal};
+use snack_shop::web;
 
 /// Upper bound of `--max-line`. A connection holds up to one partial message, so this
 /// times `--max-clients` bounds the memory customers can make the server hold (64 MiB
@@ -105,6 +107,12 @@ struct Args {
     )]
     max_line: usize,
 
+    /// Live view for the teacher's screen (网页实时视图): HOST:PORT to serve it on, such
+    /// as 127.0.0.1:8080 (port 0 picks one; the second line on stdout gives the URL).
+    /// Off unless given. Anywhere but loopback the page needs the token in that URL.
+    #[arg(long, env = "SHOP_WEB", value_name = "HOST:PORT")]
+    web: Option<String>,
+
     /// Stack size of each connection thread, in KiB (at least 32).
     #[arg(
         long,
@@ -146,6 +154,12 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
         }
     })?;
     let shop = Shop::new(catalog);
+    let web_addr = args.web.as_deref().map(web::parse_addr).transpose();
+    let web_addr = web_addr.with_context(|| format!("bad --web address {:?}", args.web))?;
+    let hub = web_addr
+        .map(|_| Hub::start(shop.clone(), args.encoding))
+        .transpose();
+    let hub = hub.context("cannot start the live view")?;
     let config = Config {
         wire: args.encoding,
         max_clients: args.max_clients,
@@ -155,12 +169,27 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
         thread_cache: args.thread_cache,
         max_line: args.max_line,
         stack_size: args.stack_kib.saturating_mul(1024),
+        live: hub.clone(),
         ..Config::default()
     };
     let server = Server::new(listener, shop.clone(), config).context("cannot start the server")?;
     let addr = server
         .local_addr()
         .context("cannot read the listening address")?;
+    let reachable = web::reachable(addr);
+    if addr.ip().is_unspecified() {
+        let list: Vec<String> = reachable.iter().map(ToString::to_string).collect();
+        info!("学生连接地址 students connect to: {}", list.join(", "));
+    }
+    let view = match (web_addr, hub) {
+        (Some(web_addr), Some(hub)) => {
+            hub.set_addresses(reachable.into_iter().map(|r| (r.addr, r.interface)));
+            let view = web::start(web_addr, hub)
+                .with_context(|| format!("cannot serve the live view on {web_addr}"))?;
+            Some(view)
+        }
+        _ => None,
+    };
     let handle = server.handle();
     signals::listen(move |signal: Signal| match signal.event {
         Event::Stop => {
@@ -181,8 +210,20 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     // Printed last, once everything is set up: scripts and tests wait for this line.
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {addr}")
+        .and_then(|()| match &view {
+            Some(view) => writeln!(stdout, "live view on {}", view.url()),
+            None => Ok(()),
+        })
         .and_then(|()| stdout.flush())
         .context("cannot write to stdout")?;
+    if let Some(view) = view
+        .as_ref()
+        .filter(|v| v.local_addr().ip().is_unspecified())
+    {
+        for r in web::reachable(view.local_addr()) {
+            info!("live view also at {}", view.url_at(r.addr));
+        }
+    }
 
     server.run().context("server failed")?;
     last_words(output, format!("{}\n", sales_report(&shop.sales())));

@@ -28,6 +28,7 @@ use socket2::SockRef;
 
 use crate::codec::WireEncoding;
 use crate::connection::{self, ReplyWriter};
+use crate::live::{Hub, Tap};
 use crate::protocol::{self, FrameReader, Limits};
 use crate::session::{Reply, Session};
 use crate::shop::Shop;
@@ -90,6 +91,8 @@ pub struct Config {
     pub stack_size: usize,
     /// Longest accepted message, in bytes.
     pub max_line: usize,
+    /// Where connections report to the live view, if it is on.
+    pub live: Option<Hub>,
 }
 
 impl Default for Config {
@@ -103,6 +106,7 @@ impl Default for Config {
             parked_lifetime: PARKED_THREAD_LIFETIME,
             stack_size: DEFAULT_STACK_SIZE,
             max_line: protocol::MAX_LINE,
+            live: None,
         }
     }
 }
@@ -250,7 +254,7 @@ impl Context {
                 "{peer} turned away: all {} seats taken",
                 self.config.max_clients
             );
-            self.refuse(&stream, &Reply::ShopFull);
+            self.refuse(&stream, peer, &Reply::ShopFull);
             return;
         };
         let job = Job {
@@ -269,12 +273,15 @@ impl Context {
             .spawn(move || ctx.work(job));
         if let Err(e) = spawned {
             error!("{peer} turned away: cannot start a thread: {e}");
-            self.refuse(&stream, &Reply::Busy);
+            self.refuse(&stream, peer, &Reply::Busy);
         }
     }
 
     /// Sends a one-line refusal without ever blocking the accept loop, then closes.
-    fn refuse(&self, stream: &TcpStream, reply: &Reply) {
+    fn refuse(&self, stream: &TcpStream, peer: SocketAddr, reply: &Reply) {
+        if let Some(hub) = &self.config.live {
+            hub.refused(peer, reply);
+        }
         let mut writer = ReplyWriter::new(stream);
         let sent = stream
             .set_nonblocking(true)
@@ -300,6 +307,7 @@ impl Context {
             ..Limits::default()
         };
         let mut session = Session::new(self.shop.clone(), self.config.wire, self.config.max_line);
+        let tap = Tap::new(self.config.live.as_ref(), job.peer);
         let configured = if ACCEPTED_SOCKETS_INHERIT {
             Ok(())
         } else {
@@ -309,13 +317,14 @@ impl Context {
             .map(|()| FrameReader::with_timeout_set(stream, limits))
             .and_then(|mut frames| {
                 let mut out = ReplyWriter::new(stream);
-                connection::converse(
+                connection::converse_tapped(
                     &mut frames,
                     &mut out,
                     &mut session,
                     self.config.wire,
                     &self.stopping,
                     &peer,
+                    &tap,
                 )
             });
         let spent = session.spent();
