@@ -32,7 +32,8 @@
 //! - [`connection`]: the loop that wires those together for one connection, and turns
 //!   each reply into a line.
 //! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
-//!   and the live map, its `threads` submodule the thread cache and the workers.
+//!   and the live map (seats in all and per address), its `threads` submodule the thread
+//!   cache and the workers, its `linger` submodule the lingering close.
 //! - [`client`]: the terminal client's loop, over any reader and writer.
 //! - [`live`]: the live view's data. Connections report to it through a `Tap` and never
 //!   wait for it; it keeps raw bytes only as copies, shown as hex through `codec`.
