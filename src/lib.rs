@@ -17,7 +17,10 @@
 //! - [`session`]: one customer's conversation as a pure state machine.
 //! - [`connection`]: the loop that wires those together for one connection.
 //! - [`server`]: accept loop, seats, thread cache and shutdown.
-//! - [`client`]: the terminal client's loop, over any reader and writer.
+//! - [`client`]: the terminal client. The server side's layers have client twins here:
+//!   `client::frame` cuts the server's bytes into bounded messages (the client's only
+//!   raw-byte framing), `client::sanitize` makes them safe for a terminal, and
+//!   `client::editor` is the rustyline front end; the loop runs over any reader and screen.
 //!
 //! The binaries in `src/bin` only parse arguments and call into this library.
 
