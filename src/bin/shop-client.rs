@@ -101,6 +101,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args, target: &Target) -> anyhow::Result<u8> {
     let stream = connect(target)?;
+    let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
     let opts = Options {
         charset: args.encoding,
         eol: args.eol,
@@ -108,6 +109,13 @@ fn run(args: &Args, target: &Target) -> anyhow::Result<u8> {
         send_timeout: args.send_timeout,
         transcript: !io::stdin().is_terminal() && !args.quiet,
     };
+    if interactive {
+        // Returns only if the line editor cannot start; then fall back to plain lines.
+        let copy = stream.try_clone()?;
+        if let Err(e) = client::editor::run(copy, &opts) {
+            eprintln!("shop-client: 无法启用行编辑,改用普通输入 · line editing unavailable: {e}");
+        }
+    }
     let mut screen = Plain(io::stdout().lock());
     let ending = client::run(stream, BufReader::new(io::stdin()), &mut screen, &opts)
         .map_err(|e| anyhow!("输出失败 · output failed: {e}"))?;

@@ -16,10 +16,13 @@
 //! Every way a session ends is an [`Ending`] with its own notice and exit code.
 
 pub mod address;
+pub mod editor;
 pub mod frame;
 pub mod hints;
 pub mod names;
 pub mod sanitize;
+#[cfg(unix)]
+mod terminal;
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -647,7 +650,10 @@ fn read_input(mut input: impl BufRead, events: &SyncSender<Event>, credits: &Rec
 
 /// Throws away what was typed on a terminal but not read, so it does not land in the
 /// shell after the client exits. Does nothing when stdin is not a terminal.
-pub fn discard_typed_ahead() {}
+pub fn discard_typed_ahead() {
+    #[cfg(unix)]
+    terminal::discard_typed_ahead();
+}
 
 /// The notice for input that is not UTF-8.
 pub fn invalid_utf8_notice(bytes: &[u8]) -> String {
