@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::codec::{self, WireEncoding};
-use crate::session::RESERVED_WORDS;
+use crate::words::RESERVED_WORDS;
 
 /// The catalog shipped with the project, built into the binary so that a bare
 /// `shop-server` works from any directory.
@@ -208,6 +208,7 @@ impl Catalog {
             ));
         }
         let mut seen = HashSet::new();
+        let mut auto = (wire == WireEncoding::Auto).then(AutoClashes::new);
         let mut items = Vec::with_capacity(raw.goods.len());
         for entry in raw.goods {
             let raw = entry.into_inner();
@@ -216,6 +217,9 @@ impl Catalog {
             validate_name(&name, wire).map_err(|m| invalid(at, m))?;
             if !seen.insert(name.clone()) {
                 return Err(invalid(at, format!("duplicate name `{name}`")));
+            }
+            if let Some(auto) = &mut auto {
+                auto.check(&name).map_err(|m| invalid(at, m))?;
             }
             let price = price_from_value(raw.price.get_ref())
                 .map_err(|m| invalid(raw.price.span().start, m))?;
@@ -241,6 +245,58 @@ impl Catalog {
     /// Where the catalog came from (a path, or `<embedded goods.toml>`).
     pub fn source(&self) -> &str {
         &self.source
+    }
+}
+
+/// Under `--encoding auto` a message valid in both GBK and UTF-8 is read as whichever
+/// decoding names something (see [`codec::decide_auto`]). Two names where one's bytes in
+/// one charset read as the other name in the other charset could never be told apart,
+/// so such a catalog is refused. Keywords count as names here.
+struct AutoClashes {
+    /// Every name (and keyword) so far.
+    names: HashSet<String>,
+    /// What each earlier name reads as in the wrong charset: misreading -> (name, the
+    /// charset whose bytes were misread).
+    misread: std::collections::HashMap<String, (String, codec::Charset)>,
+}
+
+impl AutoClashes {
+    fn new() -> Self {
+        let mut clashes = AutoClashes {
+            names: HashSet::new(),
+            misread: std::collections::HashMap::new(),
+        };
+        for word in RESERVED_WORDS {
+            clashes.add(word);
+        }
+        clashes
+    }
+
+    fn add(&mut self, name: &str) {
+        for (charset, reading) in codec::misreadings(name) {
+            self.misread.insert(reading, (name.to_string(), charset));
+        }
+        self.names.insert(name.to_string());
+    }
+
+    fn check(&mut self, name: &str) -> Result<(), String> {
+        let clash = |a: &str, charset: codec::Charset, b: &str| {
+            format!(
+                "`{name}` clashes with `{other}` under --encoding auto: the {charset} bytes of `{a}` read as {} are `{b}`, so a message could mean either; rename one, or use --encoding gbk or utf-8",
+                charset.other(),
+                other = if a == name { b } else { a },
+            )
+        };
+        if let Some((earlier, charset)) = self.misread.get(name) {
+            return Err(clash(earlier, *charset, name));
+        }
+        for (charset, reading) in codec::misreadings(name) {
+            if self.names.contains(&reading) {
+                return Err(clash(name, charset, &reading));
+            }
+        }
+        self.add(name);
+        Ok(())
     }
 }
 

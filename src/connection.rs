@@ -1,18 +1,22 @@
 //! One customer's connection, from greeting to goodbye.
 //!
 //! This is the glue between the layers: frames from [`crate::protocol`], text from
-//! [`crate::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as bytes.
-//! It takes any [`Source`] and any [`Sink`], so tests can run it over byte slices.
+//! [`crate::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as text
+//! for [`LineWriter`] to send as a line. It takes any [`Source`] and any [`Sink`], so
+//! tests can run it over byte slices.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use log::{debug, log_enabled};
+use log::{debug, info, log_enabled};
 
-use crate::codec::{self, WireEncoding};
-use crate::protocol::{Frame, FrameError, FrameReader, ReplyWriter, Sink, Source};
-use crate::session::{Reply, Request, Session};
+use crate::catalog::Price;
+use crate::codec::{self, Charset, Phrase, WireEncoding};
+use crate::live::Tap;
+use crate::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
+use crate::session::{BOUGHT_PREFIX, Reply, Request, Session};
+use crate::words;
 
 /// How a conversation ended, when it ended in an orderly way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +42,70 @@ impl fmt::Display for End {
     }
 }
 
+/// Turns replies into text and sends each as one line.
+///
+/// It reuses one text buffer for the whole connection. The reply to a purchase, by far
+/// the most frequent, skips text formatting and most encoding: a fixed prefix whose
+/// bytes are computed once per process, then the running total in ASCII digits.
+pub struct ReplyWriter<W: Sink> {
+    lines: LineWriter<W>,
+    text: String,
+}
+
+/// [`BOUGHT_PREFIX`], encoded once.
+static BOUGHT: Phrase = Phrase::new(BOUGHT_PREFIX);
+
+impl<W: Sink> ReplyWriter<W> {
+    /// Wraps `out`.
+    pub fn new(out: W) -> Self {
+        ReplyWriter {
+            lines: LineWriter::new(out),
+            text: String::new(),
+        }
+    }
+
+    /// Sends one reply line in `charset`. A reply that ends the conversation is the
+    /// last line, which may wait in the socket until the close.
+    pub fn send(&mut self, reply: &Reply, charset: Charset) -> io::Result<()> {
+        self.text.clear();
+        if let Reply::Bought { spent } = reply {
+            push_price(&mut self.text, *spent);
+            return self.lines.write_phrase_line(&BOUGHT, &self.text, charset);
+        }
+        if let Reply::Greeting(greeting) = reply {
+            // Shared bytes, not a per-customer copy: with a big catalog the greeting
+            // is megabytes (issue 10, item 8).
+            let line = greeting.line(charset, |text| {
+                let mut line = Vec::new();
+                protocol::encode_line(text, charset, &mut line);
+                line
+            });
+            return self.lines.write_encoded_line(&line);
+        }
+        let _ = write!(self.text, "{reply}");
+        if reply.closes() {
+            self.lines.write_last_line(&self.text, charset)
+        } else {
+            self.lines.write_line(&self.text, charset)
+        }
+    }
+
+    /// The wrapped writer.
+    pub fn into_inner(self) -> W {
+        self.lines.into_inner()
+    }
+}
+
+/// Appends `price` as its `Display` text, without the formatting machinery (it showed
+/// in the purchase path's instruction count, docs/BENCHMARKS.md).
+fn push_price(text: &mut String, price: Price) {
+    let mut bytes = std::mem::take(text).into_bytes();
+    price.push_ascii(&mut bytes);
+    // `push_ascii` appends only ASCII digits and a dot, so this is always valid text.
+    *text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+}
+
 /// Runs one conversation: greets, then answers every message until the customer leaves,
 /// goes quiet, or `closing` is set and the read side is shut down.
 ///
@@ -51,47 +119,164 @@ pub fn converse<S: Source, W: Sink>(
     closing: &AtomicBool,
     peer: &dyn fmt::Display,
 ) -> io::Result<End> {
-    // Until the customer says something, speak the greeting charset. With `auto`, each
-    // reply then follows the charset of the message it answers.
-    let mut charset = wire.greeting_charset();
-    // One decode buffer for the whole conversation: a purchase allocates nothing.
-    let mut text = String::new();
-    out.send(&session.greet(), charset)?;
+    let tap = Tap::off();
+    converse_tapped(frames, out, session, wire, closing, peer, &tap)
+}
+
+/// [`converse`], reporting every message and its reply to `tap`, the live view's ear.
+pub fn converse_tapped<S: Source, W: Sink>(
+    frames: &mut FrameReader<S>,
+    out: &mut ReplyWriter<W>,
+    session: &mut Session,
+    wire: WireEncoding,
+    closing: &AtomicBool,
+    peer: &dyn fmt::Display,
+    tap: &Tap,
+) -> io::Result<End> {
+    let mut reader = MessageReader::new(wire);
+    out.send(&session.greet(), reader.current)?;
     loop {
-        let request_reply = match frames.read_frame() {
-            Ok(Some(Frame::Message(bytes))) => {
-                if log_enabled!(log::Level::Debug) {
-                    debug!("{peer} sent {} bytes: {}", bytes.len(), codec::hex(bytes));
-                }
-                match codec::decode_into(bytes, wire, &mut text) {
-                    Ok(used) => {
-                        charset = used;
-                        let request = Request::parse(&text);
-                        let reply = session.handle(request);
-                        if let (Request::Buy(name), Reply::Bought { spent }) = (request, &reply) {
-                            debug!("{peer} bought {name}, spent {spent} so far");
-                        }
-                        reply
-                    }
-                    Err(_) => session.handle(Request::Garbled),
-                }
-            }
-            Ok(Some(Frame::TooLong)) => session.handle(Request::TooLong),
+        reader.decoded = None;
+        let (reply, charset) = match frames.read_frame() {
+            Ok(Some(Frame::Message(bytes))) => reader.answer(bytes, session, peer),
+            Ok(Some(Frame::TooLong)) => (session.handle(Request::TooLong), reader.current),
             Ok(None) if closing.load(Ordering::Acquire) => {
-                out.send(&Reply::Closing, charset)?;
+                out.send(&Reply::Closing, reader.current)?;
                 return Ok(End::ShopClosing);
             }
             Ok(None) => return Ok(End::PeerClosed),
             Err(FrameError::Idle(after)) => {
-                out.send(&Reply::Idle(after.as_secs()), charset)?;
+                let reply = Reply::Idle(after.as_secs());
+                tap.cut_off(&reply);
+                out.send(&reply, reader.current)?;
                 return Ok(End::Idle);
             }
             Err(FrameError::Io(e)) => return Err(e),
         };
-        out.send(&request_reply, charset)?;
-        if request_reply.closes() {
+        tap.message(frames.last(), reader.said(), &reply, session.spent());
+        out.send(&reply, charset)?;
+        if reply.closes() {
             return Ok(End::Bye);
         }
+    }
+}
+
+/// Turns one connection's messages into requests: decodes each, remembers the charset
+/// the conversation is in, and spots a customer whose sender uses the wrong encoding.
+struct MessageReader {
+    wire: WireEncoding,
+    /// The charset of the conversation so far: the greeting's at first. Under `auto`
+    /// each message with evidence of its charset changes it (see [`codec::decide_auto`]);
+    /// in a fixed mode it never changes.
+    current: Charset,
+    /// Decode buffers, reused for every message: a purchase allocates nothing.
+    text: String,
+    scratch: String,
+    /// The charset the last message was decoded in (into `text`), for the live view.
+    decoded: Option<Charset>,
+}
+
+impl MessageReader {
+    fn new(wire: WireEncoding) -> Self {
+        MessageReader {
+            wire,
+            current: wire.greeting_charset(),
+            text: String::new(),
+            scratch: String::new(),
+            decoded: None,
+        }
+    }
+
+    /// The last message's text and charset, if it could be decoded.
+    fn said(&self) -> Option<(&str, Charset)> {
+        self.decoded.map(|charset| (self.text.as_str(), charset))
+    }
+
+    /// Answers one message; returns the reply and the charset it goes out in.
+    fn answer(
+        &mut self,
+        bytes: &[u8],
+        session: &mut Session,
+        peer: &dyn fmt::Display,
+    ) -> (Reply, Charset) {
+        let decoded = match self.wire {
+            WireEncoding::Auto => codec::decide_auto(
+                bytes,
+                self.current,
+                |t| session.knows(t),
+                &mut self.text,
+                &mut self.scratch,
+            ),
+            fixed => {
+                let charset = fixed.greeting_charset();
+                codec::decode_strict_into(bytes, charset, &mut self.text).then_some(charset)
+            }
+        };
+        self.decoded = decoded;
+        if log_enabled!(log::Level::Debug) {
+            let hex = codec::hex(bytes);
+            match decoded {
+                Some(c) => debug!(
+                    "{peer} sent {} bytes: {hex} = {c} {:?}",
+                    bytes.len(),
+                    self.text
+                ),
+                None => debug!(
+                    "{peer} sent {} bytes: {hex} = not {}",
+                    bytes.len(),
+                    self.wire.describe()
+                ),
+            }
+        }
+        let reply = match decoded {
+            Some(charset) => {
+                self.current = charset;
+                let request = Request::parse(&self.text);
+                let reply = session.handle(request);
+                if let (Request::Buy(name), Reply::Bought { spent }) = (request, &reply) {
+                    debug!("{peer} bought {name}, spent {spent} so far");
+                }
+                reply
+            }
+            None => session.handle(Request::Garbled),
+        };
+        // In a fixed charset, a message that meant nothing may have been sent in the
+        // other one. Only an unknown item or garbled bytes are checked: the hot path, a
+        // purchase, never pays for it, and nothing was sold when the hint goes out.
+        if self.wire != WireEncoding::Auto
+            && matches!(reply, Reply::Unknown | Reply::Garbled(_))
+            && let Some(hint) = self.hint(bytes, session, peer)
+        {
+            return hint;
+        }
+        (reply, self.current)
+    }
+
+    /// The wrong-encoding hint for `bytes`, in the charset the customer used, if they
+    /// read as a request in the other charset. See [`codec::wrong_charset`].
+    fn hint(
+        &mut self,
+        bytes: &[u8],
+        session: &Session,
+        peer: &dyn fmt::Display,
+    ) -> Option<(Reply, Charset)> {
+        let expected = self.current;
+        let sent = codec::wrong_charset(bytes, expected, |t| session.knows(t), &mut self.scratch)?;
+        let meant = match Request::parse(&self.scratch) {
+            Request::Buy(name) => name,
+            Request::Bye => words::BYE,
+            Request::Menu => words::MENU,
+            _ => return None,
+        };
+        info!(
+            "{peer} sent {sent} {meant:?} to a {expected} shop: told them to switch to {expected}"
+        );
+        let reply = Reply::WrongEncoding {
+            sent,
+            expected,
+            text: meant.to_string(),
+        };
+        Some((reply, sent))
     }
 }
 
@@ -99,7 +284,6 @@ pub fn converse<S: Source, W: Sink>(
 mod tests {
     use super::*;
     use crate::catalog::{Catalog, EMBEDDED};
-    use crate::codec::Charset;
     use crate::protocol::Limits;
     use crate::shop::Shop;
 
@@ -115,6 +299,27 @@ mod tests {
 
     fn gbk(s: &str) -> Vec<u8> {
         codec::encode(s, Charset::Gbk).unwrap()
+    }
+
+    #[test]
+    fn the_purchase_fast_path_sends_the_same_bytes_as_the_display_text() {
+        for charset in [Charset::Gbk, Charset::Utf8] {
+            for fen in [0, 5, 50, 200, 450, 650, 1001, 123_456_789, u64::MAX] {
+                let reply = Reply::Bought { spent: Price(fen) };
+                let mut fast = ReplyWriter::new(Vec::new());
+                fast.send(&reply, charset).unwrap();
+                let mut slow = LineWriter::new(Vec::new());
+                slow.write_line(&reply.to_string(), charset).unwrap();
+                assert_eq!(fast.into_inner(), slow.into_inner(), "{reply} in {charset}");
+            }
+        }
+        let mut out = ReplyWriter::new(Vec::new());
+        out.send(&Reply::Bought { spent: Price(650) }, Charset::Gbk)
+            .unwrap();
+        assert_eq!(
+            out.into_inner(),
+            codec::encode("购买成功,余额 -6.5\r\n", Charset::Gbk).unwrap()
+        );
     }
 
     const GREETING: &str = "目前商店还有:瓜子(4.5),西瓜(2),矿泉水(2.5)。请问您需要什么?\r\n";
@@ -174,6 +379,104 @@ mod tests {
                 End::ShopClosing,
             ),
         ];
+        let utf8 = |s: &str| s.as_bytes().to_vec();
+        let auto = |input: Vec<Vec<u8>>, replies: Vec<Vec<u8>>| {
+            let want = [vec![gbk(GREETING)], replies].concat().concat();
+            (
+                WireEncoding::Auto,
+                input.concat(),
+                false,
+                want,
+                End::PeerClosed,
+            )
+        };
+        const UNKNOWN: &str = "抱歉,您购买的商品目前没有,请选购其他的。\r\n";
+        const GARBLED: &str =
+            "抱歉,无法识别您发送的文字,本店使用 GBK 或 UTF-8 编码,请检查发送端的编码设置。\r\n";
+        let hint_for_gbk =
+            "抱歉,您发送的是 UTF-8 编码的「西瓜」,本店使用 GBK 编码,请把发送端的编码改成 GBK。\r\n";
+        let hint_for_utf8 = "抱歉,您发送的是 GBK 编码的「西瓜」,本店使用 UTF-8 编码,请把发送端的编码改成 UTF-8。\r\n";
+        let more = [
+            (
+                "auto: ASCII and empty after GBK stay GBK",
+                auto(
+                    vec![gbk("西瓜\n"), b"cola\n\n".to_vec()],
+                    vec![gbk("购买成功,余额 -2\r\n"), gbk(UNKNOWN), gbk(GREETING)],
+                ),
+            ),
+            (
+                "auto: ASCII first is answered in the greeting's GBK",
+                auto(vec![b"cola\n".to_vec()], vec![gbk(UNKNOWN)]),
+            ),
+            (
+                "auto: after UTF-8, ASCII and an empty line stay UTF-8",
+                auto(
+                    vec![utf8("西瓜\ncola\n\n")],
+                    vec![utf8("购买成功,余额 -2\r\n"), utf8(UNKNOWN), utf8(GREETING)],
+                ),
+            ),
+            (
+                "auto: garbled in the current charset",
+                auto(
+                    vec![b"\xff\n".to_vec(), utf8("瓜子\n"), b"\xff\n".to_vec()],
+                    vec![gbk(GARBLED), utf8("购买成功,余额 -4.5\r\n"), utf8(GARBLED)],
+                ),
+            ),
+            (
+                "auto: an unknown name valid only in UTF-8 switches to UTF-8",
+                auto(
+                    vec![utf8("可\n"), b"\n".to_vec()],
+                    vec![utf8(UNKNOWN), utf8(GREETING)],
+                ),
+            ),
+        ];
+        let hints = [
+            (
+                "gbk: UTF-8 西瓜 gets the hint in UTF-8 and buys nothing",
+                (
+                    WireEncoding::Gbk,
+                    [utf8("西瓜\n"), gbk("西瓜\n")].concat(),
+                    false,
+                    [
+                        gbk(GREETING),
+                        utf8(hint_for_gbk),
+                        gbk("购买成功,余额 -2\r\n"),
+                    ]
+                    .concat(),
+                    End::PeerClosed,
+                ),
+            ),
+            (
+                "utf-8: GBK 西瓜 gets the hint in GBK and buys nothing",
+                (
+                    WireEncoding::Utf8,
+                    [gbk("西瓜\n"), utf8("西瓜\n")].concat(),
+                    false,
+                    [
+                        utf8(GREETING),
+                        gbk(hint_for_utf8),
+                        utf8("购买成功,余额 -2\r\n"),
+                    ]
+                    .concat(),
+                    End::PeerClosed,
+                ),
+            ),
+            (
+                "gbk: a name unknown in both encodings gets the plain reply",
+                (
+                    WireEncoding::Gbk,
+                    [utf8("可乐\n"), b"cola\n".to_vec()].concat(),
+                    false,
+                    [gbk(GREETING), gbk(UNKNOWN), gbk(UNKNOWN)].concat(),
+                    End::PeerClosed,
+                ),
+            ),
+        ];
+        let cases = cases.into_iter().chain(
+            more.into_iter()
+                .chain(hints)
+                .map(|(name, (w, i, c, o, e))| (name, w, i, c, o, e)),
+        );
         for (name, wire, input, closing, want, want_end) in cases {
             let (got, end) = run(&input, wire, closing);
             assert_eq!(

@@ -1,4 +1,4 @@
-//! Framing: a TCP byte stream in, one message at a time out; reply text in, line bytes out.
+//! Framing: a TCP byte stream in, one message at a time out; line text in, line bytes out.
 //!
 //! TCP delivers a stream of bytes, not messages. One `recv` may hold half a message, or
 //! three of them (粘包). The tutorial's reference answer treats each `recv(1024)` as one
@@ -13,14 +13,11 @@
 //! `\n` (0x0A) never occurs inside a multibyte character of either, and it means a
 //! character split across two segments is simply joined before anyone decodes it.
 
-use std::fmt::Write as _;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use crate::codec::{self, Charset};
-use crate::session::{BOUGHT_PREFIX, Reply};
 
 /// The longest message we accept, in bytes. It matches the tutorial's `recv(1024)`, and
 /// it bounds the memory one connection can make us hold: a peer that sends a megabyte
@@ -102,6 +99,30 @@ pub enum Frame<'a> {
     TooLong,
 }
 
+/// What ended a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FrameEnd {
+    /// A `\n` (or `\r\n`).
+    #[default]
+    Newline,
+    /// Nothing more arrived for [`FLUSH_AFTER`]: the debug assistant's way.
+    Pause,
+    /// The peer closed its side after the message.
+    EndOfStream,
+}
+
+/// How the last frame arrived, for the live view: what learners mean by 半包 and 粘包.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrameInfo {
+    /// What ended the message.
+    pub end: FrameEnd,
+    /// How many reads (`recv` calls) its bytes came in; more than one is a message split
+    /// over several segments.
+    pub reads: u32,
+    /// True if a read that brought this message also brought another one (粘包).
+    pub shared: bool,
+}
+
 /// Why no frame could be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -147,6 +168,8 @@ pub struct FrameReader<S: Source> {
     /// The timeout the socket currently has, so it is only changed when it must be.
     timeout: Option<Duration>,
     limits: Limits,
+    /// How the frame being read (or the last one) arrived.
+    info: FrameInfo,
 }
 
 impl<S: Source> FrameReader<S> {
@@ -168,6 +191,7 @@ impl<S: Source> FrameReader<S> {
             eof: false,
             timeout: limits.idle,
             limits,
+            info: FrameInfo::default(),
         }
     }
 
@@ -176,10 +200,21 @@ impl<S: Source> FrameReader<S> {
         self.input.get_ref()
     }
 
+    /// The bytes of the last message (empty after [`Frame::TooLong`]) and how they
+    /// arrived. Valid until the next [`FrameReader::read_frame`].
+    pub fn last(&self) -> (&[u8], FrameInfo) {
+        (&self.line, self.info)
+    }
+
     /// Reads the next frame. `Ok(None)` is a clean end of stream.
     pub fn read_frame(&mut self) -> Result<Option<Frame<'_>>, FrameError> {
         self.line.clear();
         self.overflow = false;
+        // Bytes left over from the read that brought the previous message: 粘包.
+        self.info = FrameInfo {
+            shared: !self.input.buffer().is_empty(),
+            ..FrameInfo::default()
+        };
         if self.eof {
             return Ok(None);
         }
@@ -194,6 +229,7 @@ impl<S: Source> FrameReader<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_timeout(&e) => {
                     if self.holding() {
+                        self.info.end = FrameEnd::Pause;
                         return Ok(Some(self.finish()));
                     }
                     return Err(FrameError::Idle(self.limits.idle.unwrap_or_default()));
@@ -202,8 +238,10 @@ impl<S: Source> FrameReader<S> {
             };
             if chunk.is_empty() {
                 self.eof = true;
+                self.info.end = FrameEnd::EndOfStream;
                 return Ok(self.holding().then(|| self.finish()));
             }
+            self.info.reads += 1;
             let (body, used, done) = match chunk.iter().position(|&b| b == b'\n') {
                 Some(i) => (&chunk[..i], i + 1, true),
                 None => (chunk, chunk.len(), false),
@@ -222,6 +260,7 @@ impl<S: Source> FrameReader<S> {
             }
             self.input.consume(used);
             if done {
+                self.info.shared |= !self.input.buffer().is_empty();
                 return Ok(Some(self.finish()));
             }
         }
@@ -272,89 +311,80 @@ pub fn is_disconnect(e: &io::Error) -> bool {
     )
 }
 
-/// Turns replies into line bytes and writes each with a single `write_all`.
+/// Writes lines: text in a charset in, encoded bytes with the [`EOL`] terminator out,
+/// each line with a single `write_all`.
 ///
-/// It reuses one text buffer and one byte buffer for the whole connection. The reply to
-/// a purchase, by far the most frequent, skips text formatting and encoding altogether:
-/// it is a fixed prefix, encoded once per process, followed by an ASCII number, which
-/// has the same bytes in GBK and UTF-8.
-pub struct ReplyWriter<W: Sink> {
+/// It knows nothing of what the lines say: turning a reply into text happens above it,
+/// in [`crate::connection`]. One byte buffer is reused for the whole connection.
+pub struct LineWriter<W: Sink> {
     out: W,
-    text: String,
     bytes: Vec<u8>,
 }
 
-impl<W: Sink> ReplyWriter<W> {
+impl<W: Sink> LineWriter<W> {
     /// Wraps `out`.
     pub fn new(out: W) -> Self {
-        ReplyWriter {
+        LineWriter {
             out,
-            text: String::new(),
             bytes: Vec::new(),
         }
     }
 
-    /// Sends one reply line in `charset`. A reply that ends the conversation goes
-    /// through [`Sink::write_last`], so it may wait in the socket until the close.
-    pub fn send(&mut self, reply: &Reply, charset: Charset) -> io::Result<()> {
+    /// Sends `text` as one line in `charset`, and flushes.
+    pub fn write_line(&mut self, text: &str, charset: Charset) -> io::Result<()> {
         self.bytes.clear();
-        encode_reply(reply, charset, &mut self.text, &mut self.bytes);
-        if reply.closes() {
-            return self.out.write_last(&self.bytes);
-        }
-        self.out.write_all(&self.bytes)?;
+        encode_line(text, charset, &mut self.bytes);
+        self.send()
+    }
+
+    /// Sends a line made of a fixed `head`, encoded once per process, and a `tail`, and
+    /// flushes. The purchase reply, by far the most frequent line, is sent this way.
+    pub fn write_phrase_line(
+        &mut self,
+        head: &codec::Phrase,
+        tail: &str,
+        charset: Charset,
+    ) -> io::Result<()> {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(head.encoded(charset));
+        encode_line(tail, charset, &mut self.bytes);
+        self.send()
+    }
+
+    /// Sends a line that is already encoded, terminator included (the greeting, which
+    /// is encoded once and shared by every customer), and flushes.
+    pub fn write_encoded_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)?;
         self.out.flush()
+    }
+
+    /// Sends the last line of a conversation; the caller closes the stream next. It goes
+    /// through [`Sink::write_last`], so it may wait in the socket until the close.
+    pub fn write_last_line(&mut self, text: &str, charset: Charset) -> io::Result<()> {
+        self.bytes.clear();
+        encode_line(text, charset, &mut self.bytes);
+        self.out.write_last(&self.bytes)
     }
 
     /// The wrapped writer.
     pub fn into_inner(self) -> W {
         self.out
     }
-}
 
-/// Appends the line for `reply` to `out`; `scratch` is a reusable text buffer.
-fn encode_reply(reply: &Reply, charset: Charset, scratch: &mut String, out: &mut Vec<u8>) {
-    static BOUGHT_PREFIX_GBK: LazyLock<Vec<u8>> = LazyLock::new(|| {
-        let mut bytes = Vec::new();
-        encode_text(BOUGHT_PREFIX, Charset::Gbk, &mut bytes);
-        bytes
-    });
-    match reply {
-        Reply::Bought { spent } => {
-            out.extend_from_slice(match charset {
-                Charset::Gbk => &BOUGHT_PREFIX_GBK,
-                Charset::Utf8 => BOUGHT_PREFIX.as_bytes(),
-            });
-            spent.push_ascii(out);
-            out.extend_from_slice(EOL);
-        }
-        _ => {
-            scratch.clear();
-            let _ = write!(scratch, "{reply}");
-            encode_line(scratch, charset, out);
-        }
+    fn send(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.bytes)?;
+        self.out.flush()
     }
 }
 
 /// Appends `text` and the line terminator to `out`, encoded in `charset`.
 ///
-/// Reply texts are built from fixed Chinese strings and catalog names that were checked
+/// Server texts are built from fixed Chinese strings and catalog names that were checked
 /// at start-up, so they always encode. Should one ever not, the character is sent as `?`
 /// rather than as encoding_rs's silent `&#NNNN;`.
 pub fn encode_line(text: &str, charset: Charset, out: &mut Vec<u8>) {
-    encode_text(text, charset, out);
+    codec::encode_marking_unmappable(text, charset, out);
     out.extend_from_slice(EOL);
-}
-
-fn encode_text(text: &str, charset: Charset, out: &mut Vec<u8>) {
-    if codec::encode_into(text, charset, out).is_err() {
-        let mut buf = [0u8; 4];
-        for ch in text.chars() {
-            if codec::encode_into(ch.encode_utf8(&mut buf), charset, out).is_err() {
-                out.push(b'?');
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -519,6 +549,53 @@ mod tests {
     }
 
     #[test]
+    fn frame_info_says_how_each_message_arrived() {
+        use FrameEnd::*;
+        let info = |end, reads, shared| FrameInfo { end, reads, shared };
+        #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
+        let cases: Vec<(&str, Vec<Option<&[u8]>>, Vec<FrameInfo>)> = vec![
+            (
+                "one read",
+                vec![Some(b"a\n")],
+                vec![info(Newline, 1, false)],
+            ),
+            (
+                "split over reads (半包)",
+                vec![Some(b"a"), Some(b"b"), Some(b"c\n")],
+                vec![info(Newline, 3, false)],
+            ),
+            (
+                "sticky (粘包)",
+                vec![Some(b"a\nb\n"), Some(b"c\n")],
+                vec![
+                    info(Newline, 1, true),
+                    info(Newline, 1, true),
+                    info(Newline, 1, false),
+                ],
+            ),
+            (
+                "tail of one read, head of the next",
+                vec![Some(b"a\nb"), Some(b"c\n")],
+                vec![info(Newline, 1, true), info(Newline, 2, true)],
+            ),
+            ("pause", vec![Some(b"x"), None], vec![info(Pause, 1, false)]),
+            (
+                "end of stream",
+                vec![Some(b"x")],
+                vec![info(EndOfStream, 1, false)],
+            ),
+        ];
+        for (name, steps, want) in cases {
+            let mut reader = FrameReader::new(Script::new(&steps), limits(8)).unwrap();
+            let mut got = Vec::new();
+            while let Ok(Some(_)) = reader.read_frame() {
+                got.push(reader.last().1);
+            }
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
     fn timeouts_switch_only_when_holding_part_of_a_message() {
         let steps: &[Option<&[u8]>] = &[Some(b"a\n"), Some(b"b"), None, Some(b"c\n")];
         let mut reader = FrameReader::new(Script::new(steps), limits(8)).unwrap();
@@ -560,30 +637,17 @@ mod tests {
     }
 
     #[test]
-    fn the_purchase_fast_path_sends_the_same_bytes_as_the_display_text() {
-        use crate::catalog::Price;
-        let mut scratch = String::new();
+    fn a_phrase_line_is_head_and_tail_encoded() {
+        static HEAD: codec::Phrase = codec::Phrase::new("购买成功,余额 -");
         for charset in [Charset::Gbk, Charset::Utf8] {
-            for fen in [0, 5, 50, 200, 450, 650, 1001, 123_456_789] {
-                let reply = Reply::Bought { spent: Price(fen) };
-                let mut fast = Vec::new();
-                encode_reply(&reply, charset, &mut scratch, &mut fast);
-                let mut slow = Vec::new();
-                encode_line(&reply.to_string(), charset, &mut slow);
-                assert_eq!(fast, slow, "{reply} in {charset}");
-            }
+            let mut out = LineWriter::new(Vec::new());
+            out.write_phrase_line(&HEAD, "6.5", charset).unwrap();
+            out.write_phrase_line(&HEAD, "西瓜", charset).unwrap();
+            let mut want = Vec::new();
+            encode_line("购买成功,余额 -6.5", charset, &mut want);
+            encode_line("购买成功,余额 -西瓜", charset, &mut want);
+            assert_eq!(out.into_inner(), want, "{charset}");
         }
-        let mut out = Vec::new();
-        encode_reply(
-            &Reply::Bought { spent: Price(650) },
-            Charset::Gbk,
-            &mut scratch,
-            &mut out,
-        );
-        assert_eq!(
-            out,
-            codec::encode("购买成功,余额 -6.5\r\n", Charset::Gbk).unwrap()
-        );
     }
 
     #[test]
@@ -606,10 +670,9 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut customer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server_side, _) = listener.accept().unwrap();
-        let mut out = ReplyWriter::new(&server_side);
-        out.send(&Reply::Menu("菜单".into()), Charset::Utf8)
-            .unwrap();
-        out.send(&Reply::Bye, Charset::Utf8).unwrap();
+        let mut out = LineWriter::new(&server_side);
+        out.write_line("菜单", Charset::Utf8).unwrap();
+        out.write_last_line("欢迎下次光临", Charset::Utf8).unwrap();
         customer
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();

@@ -8,17 +8,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::catalog::Price;
-use crate::codec::WireEncoding;
-use crate::shop::{Purchase, Shop};
+use crate::codec::{Charset, WireEncoding};
+use crate::shop::{Customer, Greeting, Purchase, Shop};
+use crate::words::{BYE, MENU};
 
-/// Says goodbye; the server answers and closes.
-pub const BYE: &str = "拜拜";
-/// Asks for the full list of goods with prices and stock.
-pub const MENU: &str = "菜单";
 /// The fixed start of the purchase reply; the customer's running total follows.
 pub const BOUGHT_PREFIX: &str = "购买成功,余额 -";
-/// Words with a meaning of their own, which therefore cannot be item names.
-pub const RESERVED_WORDS: &[&str] = &[BYE, MENU];
 
 /// What a customer asked for, after framing and decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +55,8 @@ impl<'a> Request<'a> {
 /// line terminator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// The greeting, as built by [`Shop::greeting`].
-    Greeting(Arc<str>),
+    /// The greeting, as built by [`Shop::greeting`]: shared by every customer.
+    Greeting(Arc<Greeting>),
     /// A purchase went through; `spent` is the customer's running total.
     Bought {
         /// Everything this customer has spent in this session.
@@ -77,6 +72,16 @@ pub enum Reply {
     Menu(String),
     /// The message could not be decoded.
     Garbled(WireEncoding),
+    /// The message meant something only when read in the other charset: the customer's
+    /// sender uses the wrong encoding. Nothing was sold.
+    WrongEncoding {
+        /// The charset the customer actually used.
+        sent: Charset,
+        /// The charset the shop speaks.
+        expected: Charset,
+        /// The message as the customer meant it.
+        text: String,
+    },
     /// The message held control characters.
     ControlChars,
     /// The message was longer than the limit (in bytes).
@@ -89,6 +94,8 @@ pub enum Reply {
     Idle(u64),
     /// Sent to every customer when the server shuts down.
     Closing,
+    /// The ledger could not record a purchase: nothing was sold or charged.
+    NotRecorded,
 }
 
 impl Reply {
@@ -104,7 +111,7 @@ impl Reply {
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reply::Greeting(text) => f.write_str(text),
+            Reply::Greeting(greeting) => f.write_str(greeting.text()),
             Reply::Menu(text) => f.write_str(text),
             Reply::Bought { spent } => write!(f, "{BOUGHT_PREFIX}{spent}"),
             Reply::Unknown => f.write_str("抱歉,您购买的商品目前没有,请选购其他的。"),
@@ -115,12 +122,23 @@ impl fmt::Display for Reply {
                 "抱歉,无法识别您发送的文字,本店使用 {} 编码,请检查发送端的编码设置。",
                 expected.describe()
             ),
+            Reply::WrongEncoding {
+                sent,
+                expected,
+                text,
+            } => write!(
+                f,
+                "抱歉,您发送的是 {sent} 编码的「{text}」,本店使用 {expected} 编码,请把发送端的编码改成 {expected}。"
+            ),
             Reply::ControlChars => f.write_str("抱歉,消息中有控制字符,请只发送商品名称。"),
             Reply::TooLong(limit) => write!(f, "抱歉,消息太长了(超过 {limit} 字节),已忽略。"),
             Reply::ShopFull => f.write_str("抱歉,本店客满了,请稍后再来。"),
             Reply::Busy => f.write_str("抱歉,服务器忙,请稍后再来。"),
             Reply::Idle(secs) => write!(f, "您已经 {secs} 秒没有说话了,连接将关闭,欢迎下次光临。"),
             Reply::Closing => f.write_str("本店打烊了,欢迎下次光临"),
+            Reply::NotRecorded => {
+                f.write_str("抱歉,这笔购买没能记入账本,没有成交也没有扣款,请稍后再试。")
+            }
         }
     }
 }
@@ -131,6 +149,7 @@ pub struct Session {
     wire: WireEncoding,
     max_line: usize,
     spent: Price,
+    customer: Customer,
 }
 
 impl Session {
@@ -141,7 +160,14 @@ impl Session {
             wire,
             max_line,
             spent: Price(0),
+            customer: Customer::new("-"),
         }
+    }
+
+    /// The same session, with sales recorded under the customer's `address`.
+    pub fn for_customer(mut self, address: &str) -> Session {
+        self.customer = Customer::new(address);
+        self
     }
 
     /// The first thing a customer hears.
@@ -154,6 +180,17 @@ impl Session {
         self.spent
     }
 
+    /// True if `text`, as a customer's message, means something to the shop: an item
+    /// name (sold out or not) or a keyword. `--encoding auto` and the wrong-encoding
+    /// hint use it to tell which reading of the bytes the customer meant.
+    pub fn knows(&self, text: &str) -> bool {
+        match Request::parse(text) {
+            Request::Bye | Request::Menu => true,
+            Request::Buy(name) => self.shop.sells(name),
+            _ => false,
+        }
+    }
+
     /// Answers one request. Every request gets exactly one reply.
     pub fn handle(&mut self, request: Request<'_>) -> Reply {
         match request {
@@ -163,13 +200,14 @@ impl Session {
             Request::Garbled => Reply::Garbled(self.wire),
             Request::ControlChars => Reply::ControlChars,
             Request::TooLong => Reply::TooLong(self.max_line),
-            Request::Buy(name) => match self.shop.buy(name) {
+            Request::Buy(name) => match self.shop.buy_as(name, &self.customer) {
                 Purchase::Bought(price) => {
                     self.spent = self.spent.saturating_add(price);
                     Reply::Bought { spent: self.spent }
                 }
                 Purchase::SoldOut => Reply::SoldOut(name.to_string()),
                 Purchase::Unknown => Reply::Unknown,
+                Purchase::NotRecorded => Reply::NotRecorded,
             },
         }
     }
@@ -278,6 +316,7 @@ mod tests {
             (Reply::Idle(5), true),
             (Reply::ShopFull, true),
             (Reply::Busy, true),
+            (Reply::NotRecorded, false),
             (Reply::Unknown, false),
             (Reply::Menu(String::new()), false),
         ] {

@@ -301,15 +301,19 @@ fn undecodable_and_control_bytes_get_a_reply_and_the_session_goes_on() {
 fn a_byte_order_mark_never_switches_the_decoder() {
     let utf8_bom = b"\xef\xbb\xbf";
     let utf16le_xigua = b"\xff\xfe\x7f\x89\xdc\x74\n"; // BOM + 西瓜 in UTF-16LE
-    // GBK shop: a BOM before UTF-8 or GBK text does not make it UTF-8. The bytes are
-    // garbled GBK, and the next message is GBK again.
+    // GBK shop: a BOM before UTF-8 or GBK text does not make it UTF-8. UTF-8 西瓜 after
+    // a BOM is not GBK, so it gets the wrong-encoding hint, in UTF-8 and selling nothing;
+    // the other bytes are garbled GBK; and the next message is GBK again.
     let server = ShopServer::start(&[]);
     let mut c = server.customer();
+    c.send_raw(&[&utf8_bom[..], "西瓜\n".as_bytes()].concat());
+    assert_eq!(
+        c.read_raw_line(),
+        "抱歉,您发送的是 UTF-8 编码的「西瓜」,本店使用 GBK 编码,请把发送端的编码改成 GBK。\r\n"
+            .as_bytes(),
+        "UTF-8 BOM + UTF-8 西瓜"
+    );
     for (name, bytes) in [
-        (
-            "UTF-8 BOM + UTF-8 西瓜",
-            [&utf8_bom[..], "西瓜\n".as_bytes()].concat(),
-        ),
         (
             "UTF-8 BOM + GBK 西瓜",
             [&utf8_bom[..], &gbk("西瓜\n")].concat(),

@@ -13,8 +13,8 @@ use proptest::prelude::*;
 
 use snack_shop::catalog::{Catalog, Price};
 use snack_shop::codec::{self, Charset, WireEncoding};
-use snack_shop::connection::{End, converse};
-use snack_shop::protocol::{Frame, FrameError, FrameReader, Limits, ReplyWriter, Source};
+use snack_shop::connection::{End, ReplyWriter, converse};
+use snack_shop::protocol::{Frame, FrameError, FrameReader, Limits, Source};
 use snack_shop::session::{Reply, Request, Session};
 use snack_shop::shop::Shop;
 
@@ -107,8 +107,13 @@ fn stream() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
 }
 
+/// The start of the wrong-encoding hint, the one reply a fixed-charset shop sends in
+/// the other charset (the one the customer used).
+const HINT: &str = "抱歉,您发送的是 ";
+
 /// Checks that `sent` is well-formed: CRLF-terminated lines, each valid text in the
-/// charset the wire allows, the first one the greeting.
+/// charset the wire allows (or, for a wrong-encoding hint, in the other one), the first
+/// one the greeting.
 fn check_replies(sent: &[u8], wire: WireEncoding) -> usize {
     assert!(sent.ends_with(b"\r\n"), "{sent:?}");
     let lines: Vec<&[u8]> = sent.split_inclusive(|&b| b == b'\n').collect();
@@ -116,7 +121,23 @@ fn check_replies(sent: &[u8], wire: WireEncoding) -> usize {
         assert!(line.ends_with(b"\r\n"), "{line:?}");
         let body = &line[..line.len() - 2];
         assert!(!body.contains(&b'\n') && !body.contains(&b'\r'), "{line:?}");
-        let (text, _) = codec::decode(body, wire).expect("replies are valid text");
+        let text = match wire {
+            WireEncoding::Auto => codec::decode(body, wire).expect("replies are valid text").0,
+            _ => {
+                let (own, other) = (wire.greeting_charset(), wire.greeting_charset().other());
+                let mut text = String::new();
+                if codec::decode_strict_into(body, other, &mut text) && text.starts_with(HINT) {
+                    let switch = format!("本店使用 {own} 编码,请把发送端的编码改成 {own}。");
+                    assert!(text.ends_with(&switch), "{text}");
+                } else {
+                    assert!(
+                        codec::decode_strict_into(body, own, &mut text),
+                        "only a hint goes out in {other}: {line:?}"
+                    );
+                }
+                text
+            }
+        };
         assert!(!text.is_empty());
     }
     let (greeting, _) = codec::decode(lines[0], wire).expect("greeting");

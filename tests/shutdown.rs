@@ -119,7 +119,7 @@ fn a_customer_stuck_in_a_write_does_not_hold_up_closing() {
     let started = Instant::now();
     server.send_signal("INT");
     assert!(
-        server.wait_for_log("signal 2 received", Duration::from_secs(5)),
+        server.wait_for_log("SIGINT received", Duration::from_secs(5)),
         "{}",
         server.stderr()
     );

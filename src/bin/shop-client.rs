@@ -34,7 +34,7 @@ const USAGE_ERROR: u8 = 2;
 /// error; 2 bad arguments; 3 the server closed without a goodbye; 4 the connection
 /// was reset or the server stopped reading.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(name = "shop-client", version, about, long_about)]
 struct Args {
     /// Server host, or HOST:PORT, or [IPv6]:PORT [default: 127.0.0.1]
     #[arg(value_name = "HOST")]

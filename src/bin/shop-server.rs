@@ -1,27 +1,50 @@
 //! `shop-server`: the snack shop (零食销售系统) over TCP, one thread per customer.
 //!
-//! A thin wrapper: parse the options, load the catalog, bind, print the address, and
-//! hand over to `snack_shop::server`. SIGINT or SIGTERM closes the shop politely and
-//! prints the day's sales to stderr.
+//! A thin wrapper: parse the options, start the log writer, load the catalog, bind,
+//! print the address, and hand over to `snack_shop::server`. SIGINT or SIGTERM (Ctrl-C
+//! on Windows) closes the shop politely and prints the day's sales to stderr; SIGHUP is
+//! logged and the shop keeps serving.
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::thread;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use log::{info, warn};
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+use clap::builder::RangedU64ValueParser;
+use log::info;
 
 use snack_shop::catalog::Catalog;
 use snack_shop::codec::WireEncoding;
+use snack_shop::ledger::{self, Durability};
+use snack_shop::live::Hub;
+use snack_shop::logger::{self, Output};
 use snack_shop::protocol::MAX_LINE;
+use snack_shop::reload::Reloader;
 use snack_shop::server::{self, Config, Server};
 use snack_shop::shop::{Shop, sales_report};
+use snack_shop::signals::{self, Event, Signal};
+use snack_shop::web;
+
+/// Upper bound of `--max-line`. A connection holds up to one partial message, so this
+/// times `--max-clients` bounds the memory customers can make the server hold (64 MiB
+/// for a full house of 1024); no snack name or typed line comes near it.
+const MAX_LINE_LIMIT: u64 = 64 * 1024;
+
+/// Lower bound of `--stack-kib`. A connection thread needs less than 16 KiB (measured
+/// with gdb; the deepest path decodes a GBK message in auto mode and logs it at debug),
+/// and the platform's own minimum is 16 KiB. Twice that leaves room for a different
+/// libc or platform; smaller values are refused instead of crashing on a customer.
+const MIN_STACK_KIB: u64 = 32;
+
+/// Upper bound of `--stack-kib` (1 GiB): a typo, not a real need.
+const MAX_STACK_KIB: u64 = 1024 * 1024;
+
+/// How long the last words (the sales summary, or the error that stops the server)
+/// may wait for a stalled stderr before the process exits without them.
+const LAST_WORDS_WAIT: Duration = Duration::from_millis(500);
 
 /// The snack shop server (零食销售系统服务器).
 ///
@@ -30,11 +53,21 @@ use snack_shop::shop::{Shop, sales_report};
 /// the Windows network debug assistant (网络调试助手) works as it is. Every option can
 /// also be set through the environment variable shown.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(
+    name = "shop-server",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Address to listen on. Use 0.0.0.0 to let customers on other machines (a debug
-    /// assistant on another PC of the classroom) connect.
-    #[arg(long, env = "SHOP_HOST", default_value = "127.0.0.1")]
+    /// assistant on another PC of the classroom) connect. IPv6 works with or without
+    /// brackets (::1, [::1], ::); names such as localhost are looked up.
+    #[arg(long, env = "SHOP_HOST", default_value = "127.0.0.1", value_parser = parse_host)]
     host: String,
 
     /// TCP port; 0 picks a free one (the first line on stdout says which).
@@ -74,32 +107,116 @@ struct Args {
     #[arg(long, env = "SHOP_THREAD_CACHE", default_value_t = server::DEFAULT_THREAD_CACHE, value_name = "N")]
     thread_cache: usize,
 
-    /// Longest accepted message in bytes; longer ones get a reply and are dropped.
-    #[arg(long, env = "SHOP_MAX_LINE", default_value_t = MAX_LINE, value_name = "BYTES")]
+    /// Longest accepted message in bytes (1 to 65536); longer ones get a reply and are
+    /// dropped.
+    #[arg(
+        long,
+        env = "SHOP_MAX_LINE",
+        default_value_t = MAX_LINE,
+        value_name = "BYTES",
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_LINE_LIMIT)
+    )]
     max_line: usize,
 
-    /// Stack size of each connection thread, in KiB.
-    #[arg(long, env = "SHOP_STACK_KIB", default_value_t = server::DEFAULT_STACK_SIZE / 1024, value_name = "KIB")]
+    /// Sales ledger: an SQLite file (created if missing) where every sale is recorded
+    /// before the customer is told 购买成功. Remaining stock is goods.toml's stock minus
+    /// what the ledger has sold, so a restart resumes. Without it, sales live in memory.
+    #[arg(long, env = "SHOP_LEDGER", value_name = "FILE")]
+    ledger: Option<PathBuf>,
+
+    /// Ledger durability: normal (survives kill -9 and crashes) or full (an fsync per
+    /// commit: survives a power cut too).
+    #[arg(
+        long,
+        env = "SHOP_SYNC",
+        default_value = "normal",
+        value_name = "normal|full"
+    )]
+    sync: Durability,
+
+    /// Test hook: while this file exists, every ledger commit fails.
+    #[arg(long, env = "SHOP_LEDGER_FAULTS", value_name = "FILE", hide = true)]
+    ledger_faults: Option<PathBuf>,
+
+    /// Live view for the teacher's screen (网页实时视图): HOST:PORT to serve it on, such
+    /// as 127.0.0.1:8080 (port 0 picks one; the second line on stdout gives the URL).
+    /// Off unless given. Anywhere but loopback the page needs the token in that URL.
+    #[arg(long, env = "SHOP_WEB", value_name = "HOST:PORT")]
+    web: Option<String>,
+
+    /// Stack size of each connection thread, in KiB (at least 32).
+    #[arg(
+        long,
+        env = "SHOP_STACK_KIB",
+        default_value_t = server::DEFAULT_STACK_SIZE / 1024,
+        value_name = "KIB",
+        value_parser = RangedU64ValueParser::<usize>::new().range(MIN_STACK_KIB..=MAX_STACK_KIB)
+    )]
     stack_kib: usize,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print what a ledger holds: per item pieces sold, takings and stock left, and per
+    /// customer address its purchases and total.
+    Report {
+        /// The ledger file.
+        #[arg(long, env = "SHOP_LEDGER", value_name = "FILE")]
+        ledger: PathBuf,
+        /// Goods file for the stock. Without it: ./goods.toml if present, else built-in.
+        #[arg(long, env = "SHOP_GOODS", value_name = "FILE")]
+        goods: Option<PathBuf>,
+        /// One row per purchase instead: time,customer,item,price.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
 fn main() -> ExitCode {
-    init_logging();
-    match run(Args::parse()) {
+    let args = Args::parse();
+    let output = match logger::init("info") {
+        Ok(output) => output,
+        Err(e) => {
+            eprintln!("shop-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match &args.command {
+        Some(Command::Report { ledger, goods, csv }) => report(ledger, goods.as_deref(), *csv),
+        None => run(args, &output),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("shop-server: {e:#}");
+            last_words(&output, format!("shop-server: {e:#}\n"));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
+fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     raise_fd_limit();
     let catalog = Catalog::load(args.goods.as_deref(), args.encoding)?;
-    let listener = TcpListener::bind((args.host.as_str(), args.port))
-        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-    let shop = Shop::new(catalog);
+    let listener = TcpListener::bind((args.host.as_str(), args.port)).with_context(|| {
+        let host = &args.host;
+        if host.contains(':') {
+            format!("cannot listen on [{host}]:{}", args.port)
+        } else {
+            format!("cannot listen on {host}:{}", args.port)
+        }
+    })?;
+    let shop = match &args.ledger {
+        Some(path) => ledger::open_shop(catalog, path, args.sync, args.ledger_faults.as_deref())?,
+        None => Shop::new(catalog),
+    };
+    let reloader = Reloader::new(args.goods.as_deref(), args.encoding);
+    let reload_shop = shop.clone();
+    let web_addr = args.web.as_deref().map(web::parse_addr).transpose();
+    let web_addr = web_addr.with_context(|| format!("bad --web address {:?}", args.web))?;
+    let hub = web_addr
+        .map(|_| Hub::start(shop.clone(), args.encoding))
+        .transpose();
+    let hub = hub.context("cannot start the live view")?;
     let config = Config {
         wire: args.encoding,
         max_clients: args.max_clients,
@@ -109,64 +226,122 @@ fn run(args: Args) -> anyhow::Result<()> {
         thread_cache: args.thread_cache,
         max_line: args.max_line,
         stack_size: args.stack_kib.saturating_mul(1024),
+        live: hub.clone(),
         ..Config::default()
     };
     let server = Server::new(listener, shop.clone(), config).context("cannot start the server")?;
     let addr = server
         .local_addr()
         .context("cannot read the listening address")?;
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    let reachable = web::reachable(addr);
+    if addr.ip().is_unspecified() {
+        let list: Vec<String> = reachable.iter().map(ToString::to_string).collect();
+        info!("学生连接地址 students connect to: {}", list.join(", "));
+    }
+    let view = match (web_addr, hub) {
+        (Some(web_addr), Some(hub)) => {
+            hub.set_addresses(reachable.into_iter().map(|r| (r.addr, r.interface)));
+            let view = web::start(web_addr, hub)
+                .with_context(|| format!("cannot serve the live view on {web_addr}"))?;
+            Some(view)
+        }
+        _ => None,
+    };
     let handle = server.handle();
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                info!("signal {signal} received: closing the shop");
-                handle.shutdown();
-            }
-        })
-        .context("cannot start the signal thread")?;
+    signals::listen(move |signal: Signal| match signal.event {
+        Event::Stop => {
+            // The shutdown starts before anything is logged: logging never blocks, but
+            // the shop must close even if it did.
+            handle.shutdown();
+            info!("{} received: closing the shop", signal.name);
+        }
+        Event::Hangup => {
+            info!(
+                "{} received: the shop keeps serving (Ctrl-C or SIGTERM closes it)",
+                signal.name
+            );
+            // The reload is the operator's other use of SIGHUP: read goods.toml again.
+            reloader.reload_and_log(&reload_shop);
+        }
+    })
+    .context("cannot install signal handlers")?;
 
     // Printed last, once everything is set up: scripts and tests wait for this line.
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {addr}")
+        .and_then(|()| match &view {
+            Some(view) => writeln!(stdout, "live view on {}", view.url()),
+            None => Ok(()),
+        })
         .and_then(|()| stdout.flush())
         .context("cannot write to stdout")?;
+    if let Some(view) = view
+        .as_ref()
+        .filter(|v| v.local_addr().ip().is_unspecified())
+    {
+        for r in web::reachable(view.local_addr()) {
+            info!("live view also at {}", view.url_at(r.addr));
+        }
+    }
 
     server.run().context("server failed")?;
-    eprintln!("{}", sales_report(&shop.sales()));
+    shop.close_ledger();
+    last_words(output, format!("{}\n", sales_report(&shop.sales())));
     Ok(())
 }
 
-/// Logs go to stderr, `info` and up unless `RUST_LOG` says otherwise.
-///
-/// The format is deliberately plain (`[time LEVEL] message`): no colours and no module
-/// path. With env_logger's default format, logging the two lines of a short session
-/// was half of the server's own instructions in the session benchmark, most of it
-/// styling and then stripping the styles again (docs/BENCHMARKS.md).
-fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format(|buf, record| {
-            writeln!(
-                buf,
-                "[{} {}] {}",
-                buf.timestamp_seconds(),
-                record.level(),
-                record.args()
-            )
-        })
-        // Nothing in this format is styled, so there is nothing to strip either, and a
-        // plain pipe target skips the is-it-a-terminal check (a syscall) on every line.
-        .write_style(env_logger::WriteStyle::Always)
-        .target(env_logger::Target::Pipe(Box::new(std::io::stderr())))
-        .init();
+/// `shop-server report`: prints what the ledger holds.
+fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> anyhow::Result<()> {
+    let text = if csv {
+        ledger::report::render_csv(ledger)?
+    } else {
+        // The stock is in the goods file; the wire encoding does not matter here.
+        let catalog = Catalog::load(goods, WireEncoding::Utf8)?;
+        ledger::report::render_text(ledger, &catalog)?
+    };
+    let mut stdout = std::io::stdout();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")
+}
+
+/// Writes `text` through the log writer, after every log line before it, and waits for
+/// it to be written, but no longer than [`LAST_WORDS_WAIT`]: a stalled stderr must not
+/// keep a closed shop from exiting.
+fn last_words(output: &Output, text: String) {
+    let deadline = std::time::Instant::now() + LAST_WORDS_WAIT;
+    if output.print(text, LAST_WORDS_WAIT) {
+        output.flush(deadline.saturating_duration_since(std::time::Instant::now()));
+    }
+}
+
+/// The `--host` value as `TcpListener::bind` takes it: `[::1]` (the bracketed form
+/// of URLs and `host:port`) becomes `::1`.
+fn parse_host(host: &str) -> Result<String, String> {
+    let host = host.trim();
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if bare.is_empty() || bare.contains(['[', ']']) {
+        return Err(format!(
+            "`{host}` is not an address: use 127.0.0.1, 0.0.0.0, ::1, [::1] or a host name"
+        ));
+    }
+    Ok(bare.to_string())
 }
 
 /// Raises the soft open-file limit to the hard limit: every customer is a descriptor,
 /// and the usual soft limit of 1024 would cap a big class well below `--max-clients`.
+/// Windows has no such per-process limit on sockets.
+#[cfg(unix)]
 fn raise_fd_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => info!("open file limit: {limit}"),
-        Err(e) => warn!("cannot raise the open file limit: {e}"),
+        Err(e) => log::warn!("cannot raise the open file limit: {e}"),
     }
 }
+
+#[cfg(not(unix))]
+fn raise_fd_limit() {}

@@ -486,7 +486,7 @@ impl<'a> Controller<'a> {
         bytes.extend_from_slice(self.opts.eol.bytes());
         match (&self.stream).write_all(&bytes) {
             Ok(()) => {
-                if line.trim() == crate::session::BYE {
+                if line.trim() == crate::words::BYE {
                     self.goodbye = true;
                 }
                 Ok(Sent::Yes)

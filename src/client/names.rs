@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::session::{BYE, MENU};
+use crate::words::{BYE, MENU};
 
 /// Most names remembered, so a hostile server cannot grow the list without bound.
 pub const MAX_NAMES: usize = 1000;

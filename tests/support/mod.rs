@@ -58,7 +58,8 @@ pub struct ShopServer {
     child: Child,
     pub addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
-    _stdout: ChildStdout,
+    /// The rest of stdout after the `listening on` line, buffered bytes included.
+    stdout: BufReader<ChildStdout>,
 }
 
 impl ShopServer {
@@ -147,8 +148,15 @@ impl ShopServer {
             child,
             addr,
             stderr,
-            _stdout: reader.into_inner(),
+            stdout: reader,
         }
+    }
+
+    /// The next line the server printed on stdout, without its line end.
+    pub fn stdout_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read stdout");
+        line.trim_end().to_string()
     }
 
     /// The server's process id.

@@ -4,12 +4,13 @@
 //! customers at once?"): blocking `std::net` with one thread per connection, for the
 //! connection's whole life. Three additions make it hold up in a real classroom:
 //!
-//! - **Seats.** At most `max_clients` customers are served at once. A seat is a guard
-//!   ([`Seat`]) that frees itself when dropped, so no code path can leak one.
-//! - **A thread cache.** When a customer leaves, the thread parks for a while and is
-//!   handed the next accepted connection, instead of exiting (as MySQL's
-//!   `thread_cache_size` does). Spawning a thread costs more than serving a short session.
-//! - **Shutdown.** [`Handle::shutdown`] stops the accept loop (by connecting to it, since
+//! - **Seats** (the `seats` module). At most `max_clients` customers are served at once.
+//!   A seat is a guard that frees itself when dropped, so no code path can leak one.
+//! - **A thread cache** (the `threads` module). When a customer leaves, the thread parks
+//!   for a while and is handed the next accepted connection, instead of exiting (as
+//!   MySQL's `thread_cache_size` does). Spawning a thread costs more than serving a short
+//!   session.
+//! - **Shutdown** (here, with the accept loop). [`Handle::shutdown`] stops the accept loop (by connecting to it, since
 //!   closing a listener does not wake a blocked `accept` on Linux), shuts down the read
 //!   side of every live connection so its thread says goodbye, and wakes parked threads.
 
@@ -17,8 +18,8 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -26,10 +27,16 @@ use log::{debug, error, info, warn};
 use socket2::SockRef;
 
 use crate::codec::WireEncoding;
-use crate::connection;
-use crate::protocol::{self, FrameReader, Limits, ReplyWriter};
+use crate::connection::{self, ReplyWriter};
+use crate::live::{Hub, Tap};
+use crate::protocol::{self, FrameReader, Limits};
 use crate::session::{Reply, Session};
 use crate::shop::Shop;
+
+mod seats;
+mod threads;
+
+use threads::Job;
 
 /// Default for `--max-clients`: enough for a school, few enough that a runaway script
 /// cannot exhaust the machine's threads.
@@ -84,6 +91,8 @@ pub struct Config {
     pub stack_size: usize,
     /// Longest accepted message, in bytes.
     pub max_line: usize,
+    /// Where connections report to the live view, if it is on.
+    pub live: Option<Hub>,
 }
 
 impl Default for Config {
@@ -97,6 +106,7 @@ impl Default for Config {
             parked_lifetime: PARKED_THREAD_LIFETIME,
             stack_size: DEFAULT_STACK_SIZE,
             max_line: protocol::MAX_LINE,
+            live: None,
         }
     }
 }
@@ -129,20 +139,6 @@ struct Context {
 #[derive(Clone)]
 pub struct Handle {
     ctx: Arc<Context>,
-}
-
-/// A seat for one live customer. Dropping it frees the seat.
-struct Seat {
-    ctx: Arc<Context>,
-    id: u64,
-}
-
-/// An accepted customer on its way to a thread.
-struct Job {
-    stream: Arc<TcpStream>,
-    peer: SocketAddr,
-    /// Held only to be dropped: the seat frees itself when the job is done.
-    _seat: Seat,
 }
 
 impl Server {
@@ -250,16 +246,6 @@ impl Handle {
 }
 
 impl Context {
-    fn lock_live(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
-        // A panic elsewhere cannot leave the map half-updated, so a poisoned lock is
-        // still safe to use.
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn lock_parked(&self) -> MutexGuard<'_, Vec<(u64, Sender<Job>)>> {
-        self.parked.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Gives an accepted customer a seat and a thread, or a polite refusal.
     fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
         let stream = Arc::new(stream);
@@ -268,7 +254,7 @@ impl Context {
                 "{peer} turned away: all {} seats taken",
                 self.config.max_clients
             );
-            self.refuse(&stream, &Reply::ShopFull);
+            self.refuse(&stream, peer, &Reply::ShopFull);
             return;
         };
         let job = Job {
@@ -287,25 +273,15 @@ impl Context {
             .spawn(move || ctx.work(job));
         if let Err(e) = spawned {
             error!("{peer} turned away: cannot start a thread: {e}");
-            self.refuse(&stream, &Reply::Busy);
+            self.refuse(&stream, peer, &Reply::Busy);
         }
-    }
-
-    fn take_seat(self: &Arc<Self>, stream: &Arc<TcpStream>) -> Option<Seat> {
-        let mut live = self.lock_live();
-        if live.len() >= self.config.max_clients {
-            return None;
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        live.insert(id, stream.clone());
-        Some(Seat {
-            ctx: self.clone(),
-            id,
-        })
     }
 
     /// Sends a one-line refusal without ever blocking the accept loop, then closes.
-    fn refuse(&self, stream: &TcpStream, reply: &Reply) {
+    fn refuse(&self, stream: &TcpStream, peer: SocketAddr, reply: &Reply) {
+        if let Some(hub) = &self.config.live {
+            hub.refused(peer, reply);
+        }
         let mut writer = ReplyWriter::new(stream);
         let sent = stream
             .set_nonblocking(true)
@@ -315,77 +291,6 @@ impl Context {
         }
         // As in `Job::close`: the refusal leaves with the FIN, ahead of any reset.
         let _ = stream.shutdown(std::net::Shutdown::Write);
-    }
-
-    /// Hands a customer to a parked thread, or gives it back if none is parked.
-    fn hand_to_parked(&self, mut job: Job) -> Result<(), Job> {
-        loop {
-            let Some((_, sender)) = self.lock_parked().pop() else {
-                return Err(job);
-            };
-            match sender.send(job) {
-                Ok(()) => return Ok(()),
-                // That thread is gone; try the next one.
-                Err(mpsc::SendError(back)) => job = back,
-            }
-        }
-    }
-
-    /// A connection thread: serves customers until the cache has no room for it, it
-    /// has waited too long for the next one, or the server stops.
-    fn work(self: Arc<Self>, first: Job) {
-        let mut job = first;
-        let worker = self.next_worker.fetch_add(1, Ordering::Relaxed);
-        loop {
-            let finished = self.serve(job, worker);
-            match self.park(worker, finished) {
-                Some(next) => job = next,
-                None => return,
-            }
-        }
-    }
-
-    /// Closes the finished connection and waits for the next customer; `None` means
-    /// this thread should exit.
-    ///
-    /// The thread joins the parked list *before* the old socket is closed, and the
-    /// goodbye waits in the socket for that close (see [`protocol::Sink`]). A customer
-    /// who reconnects the moment it sees the goodbye (a script looping over short
-    /// sessions) then finds this thread waiting, instead of paying for a new one.
-    fn park(&self, worker: u64, finished: Job) -> Option<Job> {
-        let receiver = self.join_parked(worker);
-        finished.close();
-        let receiver = receiver?;
-        match receiver.recv_timeout(self.config.parked_lifetime) {
-            Ok(job) => Some(job),
-            Err(RecvTimeoutError::Disconnected) => None,
-            Err(RecvTimeoutError::Timeout) => {
-                let mut parked = self.lock_parked();
-                if let Some(i) = parked.iter().position(|(id, _)| *id == worker) {
-                    parked.swap_remove(i);
-                    return None;
-                }
-                drop(parked);
-                // The accept loop took our sender just now: a customer is on its way
-                // (or shutdown dropped the sender, and this returns at once).
-                receiver.recv().ok()
-            }
-        }
-    }
-
-    /// Puts this thread on the parked list; `None` if the server is stopping or the
-    /// cache is full, and the thread should exit instead.
-    fn join_parked(&self, worker: u64) -> Option<Receiver<Job>> {
-        let mut parked = self.lock_parked();
-        // Checked under the lock: shutdown sets `stopping` before it empties the list
-        // under this lock, so a thread either sees `stopping` here or is on the list
-        // when it is emptied, and wakes. Never parked after shutdown.
-        if self.stopping.load(Ordering::Acquire) || parked.len() >= self.config.thread_cache {
-            return None;
-        }
-        let (sender, receiver) = mpsc::channel();
-        parked.push((worker, sender));
-        Some(receiver)
     }
 
     /// Serves one customer from greeting to goodbye. Errors end this connection only.
@@ -401,7 +306,9 @@ impl Context {
             idle: self.config.idle_timeout,
             ..Limits::default()
         };
-        let mut session = Session::new(self.shop.clone(), self.config.wire, self.config.max_line);
+        let mut session = Session::new(self.shop.clone(), self.config.wire, self.config.max_line)
+            .for_customer(&peer);
+        let tap = Tap::new(self.config.live.as_ref(), job.peer);
         let configured = if ACCEPTED_SOCKETS_INHERIT {
             Ok(())
         } else {
@@ -411,13 +318,14 @@ impl Context {
             .map(|()| FrameReader::with_timeout_set(stream, limits))
             .and_then(|mut frames| {
                 let mut out = ReplyWriter::new(stream);
-                connection::converse(
+                connection::converse_tapped(
                     &mut frames,
                     &mut out,
                     &mut session,
                     self.config.wire,
                     &self.stopping,
                     &peer,
+                    &tap,
                 )
             });
         let spent = session.spent();
@@ -458,36 +366,6 @@ impl Context {
         if left > 0 {
             warn!("{left} connections still open at shutdown");
         }
-    }
-}
-
-impl Job {
-    /// Ends the connection: frees the seat, then half-closes, then closes.
-    ///
-    /// The seat goes first, so a customer who reconnects on seeing the goodbye is never
-    /// told the shop is full because of its own old visit. The half-close sends the
-    /// goodbye held back for it (see [`protocol::Sink`]) together with the FIN. Were
-    /// the socket closed at once while the customer had sent more than was read, Linux
-    /// would reset the connection and drop the held goodbye unsent. (The close that
-    /// follows still resets such a connection; the goodbye is already on its way then,
-    /// and a client that keeps data received before a reset, as Linux does, reads it.)
-    fn close(self) {
-        let Job {
-            stream,
-            _seat: seat,
-            ..
-        } = self;
-        drop(seat);
-        let _ = stream.shutdown(std::net::Shutdown::Write);
-    }
-}
-
-impl Drop for Seat {
-    fn drop(&mut self) {
-        // Taken out first, so the socket (if this was the last handle) closes after the
-        // lock is released: no I/O under the lock.
-        let stream = self.ctx.lock_live().remove(&self.id);
-        drop(stream);
     }
 }
 

@@ -1,0 +1,432 @@
+//! The log writer: log lines go through a bounded queue to one thread that writes them.
+//!
+//! A thread that serves a customer must never wait for stderr. Stderr can stop for good:
+//! a terminal paused with Ctrl-S, a Windows console with text selected, a supervisor
+//! that never reads the pipe. Were log lines written where they happen, every customer
+//! would hang once the pipe is full, and so would the signal thread that is meant to
+//! close the shop. So [`QueueLogger`] only formats the message and offers it to a
+//! bounded queue; one writer thread ([`start`]) writes the queue to stderr.
+//!
+//! When the queue is full the line is dropped and counted, and once the writer gets
+//! going again it writes a line saying how many were lost. Text that must not be lost
+//! lightly, like the sales summary at exit, goes through [`Output::print`] and
+//! [`Output::flush`], which wait for room and for the writer, but only for a bounded time.
+//!
+//! The format is the plain `[time LEVEL] message` (the time in UTC, to the second), and
+//! `RUST_LOG` filters as it does for env_logger: the same parser ([`env_filter`]).
+
+use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use log::{Level, Log, Metadata, Record};
+
+/// Most log lines waiting for the writer. A class of 50 connecting at once logs about a
+/// hundred lines; this rides out a burst of many times that while stderr is slow.
+pub const QUEUE_LINES: usize = 4096;
+
+/// Most bytes of text waiting for the writer. At `debug` a message's bytes are logged in
+/// hex, so one line can be 200 KiB; this keeps a stalled stderr from costing more memory
+/// than this, whatever the lines.
+pub const QUEUE_BYTES: usize = 1 << 20;
+
+/// Most messages the writer takes from the queue before it flushes and reports drops,
+/// so the count of dropped lines appears close to where they were lost.
+const BATCH: usize = 256;
+
+/// How often a waiting [`Output::print`] or [`Output::flush`] looks for room again.
+const RETRY: Duration = Duration::from_millis(5);
+
+/// What the writer thread is given.
+enum Message {
+    /// One log line, formatted by the writer as `[time LEVEL] text`.
+    Line {
+        at: SystemTime,
+        level: Level,
+        text: String,
+    },
+    /// Text written as it is (the sales summary).
+    Text(String),
+    /// Answered once everything before it has been written and flushed.
+    Flush(SyncSender<()>),
+}
+
+impl Message {
+    /// The bytes this message counts against [`QUEUE_BYTES`].
+    fn bytes(&self) -> usize {
+        match self {
+            Message::Line { text, .. } | Message::Text(text) => text.len(),
+            Message::Flush(_) => 0,
+        }
+    }
+}
+
+/// Counters shared by everyone who queues and the writer.
+#[derive(Default)]
+struct Shared {
+    /// Bytes of text in the queue.
+    queued_bytes: AtomicUsize,
+    /// Lines dropped since the writer last said so.
+    dropped: AtomicU64,
+}
+
+/// The sending side of the writer's queue. Cheap to clone.
+#[derive(Clone)]
+pub struct Output {
+    tx: SyncSender<Message>,
+    shared: Arc<Shared>,
+}
+
+/// Why the logger could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The writer thread could not be started.
+    #[error("cannot start the log writer thread: {0}")]
+    Thread(#[from] io::Error),
+    /// Another logger is already installed.
+    #[error("a logger is already installed")]
+    AlreadySet(#[from] log::SetLoggerError),
+}
+
+/// Starts the writer thread on `out` and returns the way to feed it.
+pub fn start<W: Write + Send + 'static>(out: W) -> io::Result<Output> {
+    let (tx, rx) = mpsc::sync_channel(QUEUE_LINES);
+    let shared = Arc::new(Shared::default());
+    let writer_shared = shared.clone();
+    thread::Builder::new()
+        .name("log-writer".into())
+        .spawn(move || write_queue(rx, out, &writer_shared))?;
+    Ok(Output { tx, shared })
+}
+
+/// Installs a [`QueueLogger`] writing to stderr as the global logger. The filter comes
+/// from `RUST_LOG` (env_logger's syntax, e.g. `debug` or `snack_shop=info`), or
+/// `default_filter` when that is unset or empty.
+pub fn init(default_filter: &str) -> Result<Output, InitError> {
+    let spec = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let filter = env_filter::Builder::new()
+        .parse(spec.as_deref().unwrap_or(default_filter))
+        .build();
+    let output = start(io::stderr())?;
+    let logger = QueueLogger::new(filter, output.clone());
+    let max = logger.filter.filter();
+    log::set_boxed_logger(Box::new(logger))?;
+    log::set_max_level(max);
+    Ok(output)
+}
+
+impl Output {
+    /// Offers a message to the queue without waiting; false if it was refused.
+    fn offer(&self, message: Message) -> Result<(), Message> {
+        let bytes = message.bytes();
+        let before = self.shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if before + bytes > QUEUE_BYTES && bytes > 0 {
+            self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(message);
+        }
+        self.tx.try_send(message).map_err(|e| {
+            self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            match e {
+                TrySendError::Full(m) | TrySendError::Disconnected(m) => m,
+            }
+        })
+    }
+
+    /// Queues one log line, or drops and counts it if the queue is full. Never waits.
+    pub fn line(&self, level: Level, text: String) {
+        let line = Message::Line {
+            at: SystemTime::now(),
+            level,
+            text,
+        };
+        if self.offer(line).is_err() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues `text` to be written as it is, waiting up to `within` for room.
+    /// False if there was no room in time (the text is then not written).
+    pub fn print(&self, text: String, within: Duration) -> bool {
+        self.offer_until(Message::Text(text), Instant::now() + within)
+    }
+
+    /// Waits up to `within` until everything queued so far has been written and flushed.
+    /// False if the writer did not get there in time (stderr is stalled, say).
+    pub fn flush(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        if !self.offer_until(Message::Flush(done_tx), deadline) {
+            return false;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        done_rx.recv_timeout(left).is_ok()
+    }
+
+    fn offer_until(&self, mut message: Message, deadline: Instant) -> bool {
+        loop {
+            match self.offer(message) {
+                Ok(()) => return true,
+                Err(back) if Instant::now() < deadline => {
+                    message = back;
+                    thread::sleep(RETRY);
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// A [`log::Log`] that filters like env_logger and hands each line to the writer's
+/// queue. Logging costs a format and a queue push; it never waits for stderr.
+pub struct QueueLogger {
+    filter: env_filter::Filter,
+    output: Output,
+}
+
+impl QueueLogger {
+    /// A logger passing what `filter` lets through to `output`.
+    pub fn new(filter: env_filter::Filter, output: Output) -> QueueLogger {
+        QueueLogger { filter, output }
+    }
+}
+
+impl Log for QueueLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        self.filter.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if self.filter.matches(record) {
+            self.output.line(record.level(), record.args().to_string());
+        }
+    }
+
+    /// Does nothing: waiting here could block on a stalled stderr. Callers that need the
+    /// text out use [`Output::flush`], which waits a bounded time.
+    fn flush(&self) {}
+}
+
+/// The writer thread: writes the queue to `out` until every sender is gone.
+fn write_queue<W: Write>(rx: Receiver<Message>, out: W, shared: &Shared) {
+    let mut out = BufWriter::with_capacity(64 * 1024, out);
+    let mut clock = Clock::default();
+    let mut waiting = Vec::new();
+    // Write errors (stderr closed, the terminal gone after a hang-up) are ignored: there
+    // is nowhere left to report them, and serving goes on.
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(message) = next {
+            shared
+                .queued_bytes
+                .fetch_sub(message.bytes(), Ordering::Relaxed);
+            match message {
+                Message::Line { at, level, text } => {
+                    let _ = writeln!(out, "[{} {level}] {text}", clock.format(at));
+                }
+                Message::Text(text) => {
+                    let _ = out.write_all(text.as_bytes());
+                }
+                Message::Flush(done) => waiting.push(done),
+            }
+            taken += 1;
+            next = if taken < BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        let dropped = shared.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            let _ = writeln!(
+                out,
+                "[{} {}] {dropped} log lines dropped: stderr was not keeping up",
+                clock.format(SystemTime::now()),
+                Level::Warn
+            );
+        }
+        let _ = out.flush();
+        for done in waiting.drain(..) {
+            let _ = done.try_send(());
+        }
+    }
+}
+
+/// Formats times as RFC 3339 UTC seconds (`2026-11-25T16:27:38Z`, as env_logger's
+/// `timestamp_seconds` did), reusing the text while the second stays the same.
+#[derive(Default)]
+struct Clock {
+    second: Option<u64>,
+    text: String,
+}
+
+impl Clock {
+    fn format(&mut self, at: SystemTime) -> &str {
+        let second = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.second != Some(second) {
+            self.second = Some(second);
+            self.text = match jiff::Timestamp::try_from(at) {
+                Ok(ts) => format!("{ts:.0}"),
+                Err(_) => format!("@{second}"),
+            };
+        }
+        &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Condvar, Mutex};
+
+    /// A writer that blocks every write until opened, like a pipe nobody reads, and
+    /// keeps what it was given.
+    #[derive(Clone, Default)]
+    struct Gate {
+        state: Arc<(Mutex<GateState>, Condvar)>,
+    }
+
+    /// Whether the gate is open, and what went through it.
+    type GateState = (bool, Vec<u8>);
+
+    impl Gate {
+        fn open(&self) {
+            self.state.0.lock().unwrap().0 = true;
+            self.state.1.notify_all();
+        }
+        fn text(&self) -> String {
+            String::from_utf8(self.state.0.lock().unwrap().1.clone()).unwrap()
+        }
+    }
+
+    impl Write for Gate {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let (lock, wake) = &*self.state;
+            let mut state = wake.wait_while(lock.lock().unwrap(), |s| !s.0).unwrap();
+            state.1.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logger(spec: &str, output: &Output) -> QueueLogger {
+        QueueLogger::new(
+            env_filter::Builder::new().parse(spec).build(),
+            output.clone(),
+        )
+    }
+
+    fn log(logger: &QueueLogger, level: Level, target: &str, text: &str) {
+        logger.log(
+            &Record::builder()
+                .level(level)
+                .target(target)
+                .args(format_args!("{text}"))
+                .build(),
+        );
+    }
+
+    #[test]
+    fn lines_keep_the_plain_format_and_the_filter() {
+        let gate = Gate::default();
+        gate.open();
+        let output = start(gate.clone()).unwrap();
+        let logger = logger("info,noisy=error", &output);
+        log(&logger, Level::Info, "snack_shop::server", "one");
+        log(&logger, Level::Debug, "snack_shop::server", "hidden");
+        log(&logger, Level::Warn, "noisy", "hidden too");
+        log(&logger, Level::Error, "noisy", "two");
+        assert!(output.print("summary:\n  x\n".into(), Duration::from_secs(5)));
+        assert!(output.flush(Duration::from_secs(5)));
+        let text = gate.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        for (line, want) in lines[..2].iter().zip(["INFO] one", "ERROR] two"]) {
+            let (stamp, rest) = line[1..].split_once(' ').unwrap();
+            assert_eq!(rest, want);
+            // 2026-11-25T16:27:38Z
+            assert_eq!(stamp.len(), 20, "{line}");
+            assert!(
+                stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+                "{line}"
+            );
+        }
+        assert_eq!(&lines[2..], ["summary:", "  x"]);
+    }
+
+    #[test]
+    fn a_stalled_writer_drops_and_counts_and_never_blocks() {
+        let gate = Gate::default();
+        let output = start(gate.clone()).unwrap();
+        let logger = logger("debug", &output);
+        let sent = QUEUE_LINES + BATCH + 1000;
+        let started = Instant::now();
+        for i in 0..sent {
+            log(&logger, Level::Info, "t", &format!("line {i}"));
+        }
+        // Nothing waited for the stalled writer (generous: this is about not blocking).
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Waiting for it is bounded.
+        let started = Instant::now();
+        assert!(!output.flush(Duration::from_millis(200)));
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        gate.open();
+        assert!(output.flush(Duration::from_secs(10)));
+        let text = gate.text();
+        let written = text.lines().filter(|l| l.contains("] line ")).count();
+        let notices: Vec<u64> = text
+            .lines()
+            .filter_map(|l| {
+                l.split_once("WARN] ")?
+                    .1
+                    .strip_suffix(" log lines dropped: stderr was not keeping up")
+            })
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let dropped: u64 = notices.iter().sum();
+        assert!(dropped >= 1000, "{notices:?}");
+        assert_eq!(written as u64 + dropped, sent as u64);
+        // The lines that were kept are in order.
+        let numbers: Vec<usize> = text
+            .lines()
+            .filter_map(|l| l.split_once("] line ")?.1.parse().ok())
+            .collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]));
+        // Once drained, logging works again and nothing more is reported dropped.
+        log(&logger, Level::Info, "t", "after");
+        assert!(output.flush(Duration::from_secs(5)));
+        assert!(gate.text().ends_with("] after\n"));
+    }
+
+    #[test]
+    fn the_byte_budget_bounds_long_lines() {
+        let gate = Gate::default();
+        let output = start(gate.clone()).unwrap();
+        let long = "x".repeat(QUEUE_BYTES / 4);
+        for _ in 0..20 {
+            output.line(Level::Debug, long.clone());
+        }
+        assert!(output.shared.queued_bytes.load(Ordering::Relaxed) <= QUEUE_BYTES);
+        // Text that waits for room gives up in time when there is none.
+        assert!(!output.print(long.repeat(5), Duration::from_millis(50)));
+        gate.open();
+        assert!(output.flush(Duration::from_secs(10)));
+        let text = gate.text();
+        let kept = text.lines().filter(|l| l.ends_with("xxxx")).count();
+        assert!((1..20).contains(&kept), "{kept}");
+        assert!(
+            text.contains(&format!("{} log lines dropped", 20 - kept)),
+            "{text:.200}"
+        );
+    }
+}

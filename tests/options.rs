@@ -1,0 +1,117 @@
+//! Option bounds, against the real `shop-server`: `--max-line` at most 64 KiB,
+//! `--stack-kib` at least 32 (and that minimum serves a crowd), and `--host` taking IPv6
+//! with or without brackets as well as names. Out-of-range values are refused with one
+//! clear error before anything starts.
+
+mod support;
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::process::Command;
+use std::thread;
+
+use snack_shop::codec::Charset;
+use support::{Customer, GREETING, ShopServer, all_at_once, gbk};
+
+/// Runs `shop-server` with `args` (and `env`) and asserts clap refuses them: exit code 2
+/// and an error naming the option and its bound.
+fn refused(args: &[&str], env: &[(&str, &str)], parts: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_shop-server"))
+        .args(args)
+        .args(["--port", "0"])
+        .envs(env.iter().copied())
+        .output()
+        .expect("run shop-server");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?}: started anyway");
+    let first = stderr.lines().next().unwrap_or("");
+    assert!(first.starts_with("error: invalid value"), "{first}");
+    for part in parts {
+        assert!(first.contains(part), "{first:?} should contain {part:?}");
+    }
+}
+
+#[test]
+fn max_line_is_at_most_64_kib() {
+    for value in ["65537", "1048576", "67108864", "0"] {
+        refused(&["--max-line", value], &[], &["--max-line", "1..=65536"]);
+    }
+    refused(
+        &[],
+        &[("SHOP_MAX_LINE", "100000")],
+        &["--max-line", "1..=65536"],
+    );
+
+    // The bound itself works: a message of exactly 64 KiB is a message, one byte more
+    // is too long, and the customer goes on either way.
+    let server = ShopServer::start(&["--max-line", "65536"]);
+    let mut c = server.customer();
+    let mut long = vec![b'a'; 65536];
+    long.push(b'\n');
+    c.send_raw(&long);
+    assert_eq!(c.read_line(), "抱歉,您购买的商品目前没有,请选购其他的。");
+    let mut longer = vec![b'a'; 65537];
+    longer.push(b'\n');
+    c.send_raw(&longer);
+    assert!(c.read_line().contains("消息太长了"));
+    assert_eq!(c.ask("西瓜"), "购买成功,余额 -2");
+}
+
+#[test]
+fn stack_kib_has_a_minimum_that_serves_a_crowd() {
+    for value in ["31", "16", "1", "0"] {
+        refused(&["--stack-kib", value], &[], &["--stack-kib", "32..="]);
+    }
+    // The minimum, under the deepest paths there are: both encodings in auto mode, bad
+    // bytes, an over-long line, the menu, logging at debug; 30 customers at once.
+    let goods = "[[goods]]\nname = \"西瓜\"\nprice = 2\n[[goods]]\nname = \"瓜子\"\nprice = 4.5\n";
+    let server = ShopServer::with_goods(goods, &["--stack-kib", "32", "--encoding", "auto"]);
+    let addr = server.addr;
+    let served = all_at_once(30, move |i| {
+        let mut c = Customer::connect(addr);
+        c.read_line();
+        if i % 2 == 1 {
+            c.charset = Charset::Utf8;
+        }
+        for _ in 0..3 {
+            assert!(c.ask("西瓜").starts_with("购买成功"), "customer {i}");
+            assert!(c.ask("菜单").contains("西瓜"));
+            c.send_raw(b"\xff\xfe\x00\x1b[31m\n");
+            c.read_line();
+            let mut long = gbk(&"瓜".repeat(600));
+            long.push(b'\n');
+            c.send_raw(&long);
+            assert!(c.read_line().contains("消息太长了"));
+            thread::yield_now();
+        }
+        assert_eq!(c.ask("拜拜"), "欢迎下次光临");
+        true
+    });
+    assert!(served.into_iter().all(|ok| ok));
+    let mut fresh = server.customer();
+    assert_eq!(fresh.ask("瓜子"), "购买成功,余额 -4.5");
+    assert!(!server.stderr().contains("overflow"), "{}", server.stderr());
+}
+
+#[test]
+fn host_takes_ipv6_with_or_without_brackets_and_names() {
+    let ipv6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+    let hosts: &[&str] = if ipv6 {
+        &["::1", "[::1]", "localhost", "127.0.0.1"]
+    } else {
+        println!("no IPv6 loopback here: only names and IPv4 are tried");
+        &["localhost", "127.0.0.1"]
+    };
+    for host in hosts {
+        let server = ShopServer::start(&["--host", host]);
+        if host.contains(':') {
+            assert_eq!(server.addr.ip(), IpAddr::V6(Ipv6Addr::LOCALHOST), "{host}");
+        }
+        let mut c = Customer::connect(server.addr);
+        assert_eq!(c.read_line(), GREETING, "{host}");
+        assert_eq!(c.ask("西瓜"), "购买成功,余额 -2", "{host}");
+    }
+    for bad in ["[::1", "::1]", "[]", "[[::1]]", ""] {
+        refused(&["--host", bad], &[], &["--host", "is not an address"]);
+    }
+}
