@@ -14,7 +14,7 @@ use log::{debug, info, log_enabled};
 use crate::catalog::Price;
 use crate::codec::{self, Charset, Phrase, WireEncoding};
 use crate::live::Tap;
-use crate::protocol::{Frame, FrameError, FrameReader, LineWriter, Sink, Source};
+use crate::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
 use crate::session::{BOUGHT_PREFIX, Reply, Request, Session};
 use crate::words;
 
@@ -71,6 +71,16 @@ impl<W: Sink> ReplyWriter<W> {
         if let Reply::Bought { spent } = reply {
             push_price(&mut self.text, *spent);
             return self.lines.write_phrase_line(&BOUGHT, &self.text, charset);
+        }
+        if let Reply::Greeting(greeting) = reply {
+            // Shared bytes, not a per-customer copy: with a big catalog the greeting
+            // is megabytes (issue 10, item 8).
+            let line = greeting.line(charset, |text| {
+                let mut line = Vec::new();
+                protocol::encode_line(text, charset, &mut line);
+                line
+            });
+            return self.lines.write_encoded_line(&line);
         }
         let _ = write!(self.text, "{reply}");
         if reply.closes() {

@@ -22,7 +22,12 @@
 //! - [`codec`]: GBK / UTF-8 / auto decoding and encoding that never silently substitutes.
 //! - [`words`]: the keywords (拜拜, 菜单) that can never be item names.
 //! - [`catalog`]: `goods.toml` to a validated catalog; prices in integer fen.
-//! - [`shop`]: the shared stock handle; purchases are atomic across connections.
+//! - [`shop`]: the shared stock handle, the in-memory truth for stock checks; purchases
+//!   are atomic across connections, and the greeting is built once and shared.
+//! - [`ledger`]: where sales are recorded before they are acknowledged (SQLite,
+//!   `--ledger`), behind a small trait; its `writer` submodule is the group-commit
+//!   thread, its `report` submodule is `shop-server report`.
+//! - [`reload`]: reading the goods file again on SIGHUP, without dropping anyone.
 //! - [`session`]: one customer's conversation as a pure state machine.
 //! - [`connection`]: the loop that wires those together for one connection, and turns
 //!   each reply into a line.
@@ -42,9 +47,11 @@ pub mod catalog;
 pub mod client;
 pub mod codec;
 pub mod connection;
+pub mod ledger;
 pub mod live;
 pub mod logger;
 pub mod protocol;
+pub mod reload;
 pub mod server;
 pub mod session;
 pub mod shop;

@@ -351,6 +351,13 @@ impl<W: Sink> LineWriter<W> {
         self.send()
     }
 
+    /// Sends a line that is already encoded, terminator included (the greeting, which
+    /// is encoded once and shared by every customer), and flushes.
+    pub fn write_encoded_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)?;
+        self.out.flush()
+    }
+
     /// Sends the last line of a conversation; the caller closes the stream next. It goes
     /// through [`Sink::write_last`], so it may wait in the socket until the close.
     pub fn write_last_line(&mut self, text: &str, charset: Charset) -> io::Result<()> {

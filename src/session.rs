@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::catalog::Price;
 use crate::codec::{Charset, WireEncoding};
-use crate::shop::{Purchase, Shop};
+use crate::shop::{Customer, Greeting, Purchase, Shop};
 use crate::words::{BYE, MENU};
 
 /// The fixed start of the purchase reply; the customer's running total follows.
@@ -55,8 +55,8 @@ impl<'a> Request<'a> {
 /// line terminator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// The greeting, as built by [`Shop::greeting`].
-    Greeting(Arc<str>),
+    /// The greeting, as built by [`Shop::greeting`]: shared by every customer.
+    Greeting(Arc<Greeting>),
     /// A purchase went through; `spent` is the customer's running total.
     Bought {
         /// Everything this customer has spent in this session.
@@ -94,6 +94,8 @@ pub enum Reply {
     Idle(u64),
     /// Sent to every customer when the server shuts down.
     Closing,
+    /// The ledger could not record a purchase: nothing was sold or charged.
+    NotRecorded,
 }
 
 impl Reply {
@@ -109,7 +111,7 @@ impl Reply {
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reply::Greeting(text) => f.write_str(text),
+            Reply::Greeting(greeting) => f.write_str(greeting.text()),
             Reply::Menu(text) => f.write_str(text),
             Reply::Bought { spent } => write!(f, "{BOUGHT_PREFIX}{spent}"),
             Reply::Unknown => f.write_str("抱歉,您购买的商品目前没有,请选购其他的。"),
@@ -134,6 +136,9 @@ impl fmt::Display for Reply {
             Reply::Busy => f.write_str("抱歉,服务器忙,请稍后再来。"),
             Reply::Idle(secs) => write!(f, "您已经 {secs} 秒没有说话了,连接将关闭,欢迎下次光临。"),
             Reply::Closing => f.write_str("本店打烊了,欢迎下次光临"),
+            Reply::NotRecorded => {
+                f.write_str("抱歉,这笔购买没能记入账本,没有成交也没有扣款,请稍后再试。")
+            }
         }
     }
 }
@@ -144,6 +149,7 @@ pub struct Session {
     wire: WireEncoding,
     max_line: usize,
     spent: Price,
+    customer: Customer,
 }
 
 impl Session {
@@ -154,7 +160,14 @@ impl Session {
             wire,
             max_line,
             spent: Price(0),
+            customer: Customer::new("-"),
         }
+    }
+
+    /// The same session, with sales recorded under the customer's `address`.
+    pub fn for_customer(mut self, address: &str) -> Session {
+        self.customer = Customer::new(address);
+        self
     }
 
     /// The first thing a customer hears.
@@ -187,13 +200,14 @@ impl Session {
             Request::Garbled => Reply::Garbled(self.wire),
             Request::ControlChars => Reply::ControlChars,
             Request::TooLong => Reply::TooLong(self.max_line),
-            Request::Buy(name) => match self.shop.buy(name) {
+            Request::Buy(name) => match self.shop.buy_as(name, &self.customer) {
                 Purchase::Bought(price) => {
                     self.spent = self.spent.saturating_add(price);
                     Reply::Bought { spent: self.spent }
                 }
                 Purchase::SoldOut => Reply::SoldOut(name.to_string()),
                 Purchase::Unknown => Reply::Unknown,
+                Purchase::NotRecorded => Reply::NotRecorded,
             },
         }
     }
@@ -302,6 +316,7 @@ mod tests {
             (Reply::Idle(5), true),
             (Reply::ShopFull, true),
             (Reply::Busy, true),
+            (Reply::NotRecorded, false),
             (Reply::Unknown, false),
             (Reply::Menu(String::new()), false),
         ] {

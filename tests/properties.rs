@@ -198,7 +198,7 @@ fn shop_of(items: &[(u64, Option<u64>)]) -> Shop {
     for (i, (fen, stock)) in items.iter().enumerate() {
         let _ = write!(
             toml,
-            "[[goods]]\nname = \"商品{i}\"\nprice = \"{}\"\n",
+            "[[goods]]\nname = \"商品{i}\"\nprice = {}\n",
             Price(*fen)
         );
         if let Some(stock) = stock {

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,9 +18,11 @@ use log::info;
 
 use snack_shop::catalog::Catalog;
 use snack_shop::codec::WireEncoding;
+use snack_shop::ledger::{self, Durability};
 use snack_shop::live::Hub;
 use snack_shop::logger::{self, Output};
 use snack_shop::protocol::MAX_LINE;
+use snack_shop::reload::Reloader;
 use snack_shop::server::{self, Config, Server};
 use snack_shop::shop::{Shop, sales_report};
 use snack_shop::signals::{self, Event, Signal};
@@ -51,8 +53,17 @@ const LAST_WORDS_WAIT: Duration = Duration::from_millis(500);
 /// the Windows network debug assistant (网络调试助手) works as it is. Every option can
 /// also be set through the environment variable shown.
 #[derive(Parser, Debug)]
-#[command(name = "shop-server", version, about, long_about)]
+#[command(
+    name = "shop-server",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Address to listen on. Use 0.0.0.0 to let customers on other machines (a debug
     /// assistant on another PC of the classroom) connect. IPv6 works with or without
     /// brackets (::1, [::1], ::); names such as localhost are looked up.
@@ -107,6 +118,26 @@ struct Args {
     )]
     max_line: usize,
 
+    /// Sales ledger: an SQLite file (created if missing) where every sale is recorded
+    /// before the customer is told 购买成功. Remaining stock is goods.toml's stock minus
+    /// what the ledger has sold, so a restart resumes. Without it, sales live in memory.
+    #[arg(long, env = "SHOP_LEDGER", value_name = "FILE")]
+    ledger: Option<PathBuf>,
+
+    /// Ledger durability: normal (survives kill -9 and crashes) or full (an fsync per
+    /// commit: survives a power cut too).
+    #[arg(
+        long,
+        env = "SHOP_SYNC",
+        default_value = "normal",
+        value_name = "normal|full"
+    )]
+    sync: Durability,
+
+    /// Test hook: while this file exists, every ledger commit fails.
+    #[arg(long, env = "SHOP_LEDGER_FAULTS", value_name = "FILE", hide = true)]
+    ledger_faults: Option<PathBuf>,
+
     /// Live view for the teacher's screen (网页实时视图): HOST:PORT to serve it on, such
     /// as 127.0.0.1:8080 (port 0 picks one; the second line on stdout gives the URL).
     /// Off unless given. Anywhere but loopback the page needs the token in that URL.
@@ -124,6 +155,23 @@ struct Args {
     stack_kib: usize,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print what a ledger holds: per item pieces sold, takings and stock left, and per
+    /// customer address its purchases and total.
+    Report {
+        /// The ledger file.
+        #[arg(long, env = "SHOP_LEDGER", value_name = "FILE")]
+        ledger: PathBuf,
+        /// Goods file for the stock. Without it: ./goods.toml if present, else built-in.
+        #[arg(long, env = "SHOP_GOODS", value_name = "FILE")]
+        goods: Option<PathBuf>,
+        /// One row per purchase instead: time,customer,item,price.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let output = match logger::init("info") {
@@ -133,7 +181,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(args, &output) {
+    let result = match &args.command {
+        Some(Command::Report { ledger, goods, csv }) => report(ledger, goods.as_deref(), *csv),
+        None => run(args, &output),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             last_words(&output, format!("shop-server: {e:#}\n"));
@@ -153,7 +205,12 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
             format!("cannot listen on {host}:{}", args.port)
         }
     })?;
-    let shop = Shop::new(catalog);
+    let shop = match &args.ledger {
+        Some(path) => ledger::open_shop(catalog, path, args.sync, args.ledger_faults.as_deref())?,
+        None => Shop::new(catalog),
+    };
+    let reloader = Reloader::new(args.goods.as_deref(), args.encoding);
+    let reload_shop = shop.clone();
     let web_addr = args.web.as_deref().map(web::parse_addr).transpose();
     let web_addr = web_addr.with_context(|| format!("bad --web address {:?}", args.web))?;
     let hub = web_addr
@@ -203,6 +260,8 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
                 "{} received: the shop keeps serving (Ctrl-C or SIGTERM closes it)",
                 signal.name
             );
+            // The reload is the operator's other use of SIGHUP: read goods.toml again.
+            reloader.reload_and_log(&reload_shop);
         }
     })
     .context("cannot install signal handlers")?;
@@ -226,8 +285,25 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     }
 
     server.run().context("server failed")?;
+    shop.close_ledger();
     last_words(output, format!("{}\n", sales_report(&shop.sales())));
     Ok(())
+}
+
+/// `shop-server report`: prints what the ledger holds.
+fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> anyhow::Result<()> {
+    let text = if csv {
+        ledger::report::render_csv(ledger)?
+    } else {
+        // The stock is in the goods file; the wire encoding does not matter here.
+        let catalog = Catalog::load(goods, WireEncoding::Utf8)?;
+        ledger::report::render_text(ledger, &catalog)?
+    };
+    let mut stdout = std::io::stdout();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")
 }
 
 /// Writes `text` through the log writer, after every log line before it, and waits for

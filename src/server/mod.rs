@@ -306,7 +306,8 @@ impl Context {
             idle: self.config.idle_timeout,
             ..Limits::default()
         };
-        let mut session = Session::new(self.shop.clone(), self.config.wire, self.config.max_line);
+        let mut session = Session::new(self.shop.clone(), self.config.wire, self.config.max_line)
+            .for_customer(&peer);
         let tap = Tap::new(self.config.live.as_ref(), job.peer);
         let configured = if ACCEPTED_SOCKETS_INHERIT {
             Ok(())

@@ -1,0 +1,279 @@
+//! The ledger as an SQLite file (rusqlite, SQLite bundled): one `sales` table that a
+//! teacher can read with `sqlite3`.
+//!
+//! Only one shop-server may write a ledger: it holds an exclusive lock on `FILE.lock`
+//! for as long as it runs (the OS drops the lock when the process dies, even by
+//! kill -9), and a second server on the same file is refused at start. `report` reads
+//! without that lock, so it works while the shop is open.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use super::{Durability, Ledger, LedgerError, SaleRecord, StoredSale, rfc3339};
+use crate::catalog::Price;
+
+/// The schema, also documented in the README. `price` is the text the shop shows
+/// (`4.5`); `fen` is the same amount in fen, for sums in SQL.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sales (
+    id       INTEGER PRIMARY KEY,
+    time     TEXT    NOT NULL,
+    customer TEXT    NOT NULL,
+    item     TEXT    NOT NULL,
+    price    TEXT    NOT NULL,
+    fen      INTEGER NOT NULL
+);";
+
+/// How long a statement waits for a lock held by a reader (`report`, `sqlite3`) before
+/// it fails. WAL readers never block the writer, but a checkpoint may briefly.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A ledger in an SQLite file.
+pub struct SqliteLedger {
+    conn: Connection,
+    path: PathBuf,
+    /// Held for the life of the server: see the module docs.
+    _lock: Option<File>,
+}
+
+impl SqliteLedger {
+    /// Opens (creating if missing) the ledger for writing: takes the one-writer lock,
+    /// sets WAL and the durability, creates the table, and checks that it can write.
+    pub fn open(path: &Path, durability: Durability) -> Result<SqliteLedger, LedgerError> {
+        let lock = take_lock(path)?;
+        let open_error = |e: rusqlite::Error| LedgerError::Open {
+            path: path.to_path_buf(),
+            message: one_line(&e),
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        let synchronous = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        // journal_mode answers with a row; a file that is not a database fails here.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+            .map_err(open_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(LedgerError::Open {
+                path: path.to_path_buf(),
+                message: format!("cannot switch to WAL (journal mode is {mode})"),
+            });
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous={synchronous};
+             BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version=1; COMMIT;"
+        ))
+        .map_err(open_error)?;
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+            return Err(LedgerError::Open {
+                path: path.to_path_buf(),
+                message: "the file is read-only".into(),
+            });
+        }
+        Ok(SqliteLedger {
+            conn,
+            path: path.to_path_buf(),
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens an existing ledger to read it (`report`), without the writer's lock.
+    pub fn open_read_only(path: &Path) -> Result<SqliteLedger, LedgerError> {
+        let open_error = |e: rusqlite::Error| LedgerError::Open {
+            path: path.to_path_buf(),
+            message: one_line(&e),
+        };
+        if !path.is_file() {
+            return Err(LedgerError::Open {
+                path: path.to_path_buf(),
+                message: "no such file".into(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        Ok(SqliteLedger {
+            conn,
+            path: path.to_path_buf(),
+            _lock: None,
+        })
+    }
+
+    fn io_error(&self, e: &rusqlite::Error) -> LedgerError {
+        LedgerError::Io {
+            path: self.path.clone(),
+            message: one_line(e),
+        }
+    }
+
+    fn record_all(&mut self, sales: &[SaleRecord]) -> rusqlite::Result<()> {
+        // Dropping an uncommitted transaction rolls it back: on error, none is kept.
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO sales (time, customer, item, price, fen) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for sale in sales {
+                let fen = i64::try_from(sale.price.0).unwrap_or(i64::MAX);
+                insert.execute(params![
+                    rfc3339(sale.time),
+                    &*sale.customer,
+                    sale.item,
+                    sale.price.to_string(),
+                    fen
+                ])?;
+            }
+        }
+        tx.commit()
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn sold(&mut self) -> Result<HashMap<String, u64>, LedgerError> {
+        let query = |conn: &Connection| -> rusqlite::Result<HashMap<String, u64>> {
+            let mut stmt = conn.prepare("SELECT item, COUNT(*) FROM sales GROUP BY item")?;
+            let rows = stmt.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?;
+            rows.map(|row| row.map(|(item, n)| (item, u64::try_from(n).unwrap_or(0))))
+                .collect()
+        };
+        query(&self.conn).map_err(|e| self.io_error(&e))
+    }
+
+    fn record(&mut self, sales: &[SaleRecord]) -> Result<(), LedgerError> {
+        self.record_all(sales).map_err(|e| self.io_error(&e))
+    }
+
+    fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
+        let query = |conn: &Connection| -> rusqlite::Result<Vec<StoredSale>> {
+            let mut stmt =
+                conn.prepare("SELECT time, customer, item, fen FROM sales ORDER BY id")?;
+            let rows = stmt.query_map([], |row| {
+                Ok(StoredSale {
+                    time: row.get(0)?,
+                    customer: row.get(1)?,
+                    item: row.get(2)?,
+                    price: Price(u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0)),
+                })
+            })?;
+            rows.collect()
+        };
+        query(&self.conn).map_err(|e| self.io_error(&e))
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// Takes the one-writer lock on `FILE.lock`, creating it if needed.
+fn take_lock(path: &Path) -> Result<File, LedgerError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| LedgerError::Open {
+            path: path.to_path_buf(),
+            message: format!("cannot create the lock file {}: {e}", lock_path.display()),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(LedgerError::InUse {
+            path: path.to_path_buf(),
+        }),
+        Err(TryLockError::Error(e)) => Err(LedgerError::Open {
+            path: path.to_path_buf(),
+            message: format!("cannot lock {}: {e}", lock_path.display()),
+        }),
+    }
+}
+
+/// An SQLite error as one line.
+fn one_line(e: &rusqlite::Error) -> String {
+    e.to_string().replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("snack-ledger-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("shop.db")
+    }
+
+    fn sale(item: &str, fen: u64) -> SaleRecord {
+        SaleRecord {
+            time: SystemTime::now(),
+            customer: Arc::from("127.0.0.1:5000"),
+            item: item.into(),
+            price: Price(fen),
+        }
+    }
+
+    #[test]
+    fn records_and_reads_back() {
+        let path = temp("rw");
+        let mut ledger = SqliteLedger::open(&path, Durability::Normal).unwrap();
+        ledger
+            .record(&[sale("瓜子", 450), sale("西瓜", 200), sale("瓜子", 500)])
+            .unwrap();
+        let sold = ledger.sold().unwrap();
+        assert_eq!(sold.get("瓜子"), Some(&2));
+        assert_eq!(sold.get("西瓜"), Some(&1));
+        let sales = ledger.sales().unwrap();
+        assert_eq!(sales.len(), 3);
+        assert_eq!(sales[2].price, Price(500));
+        drop(ledger);
+        // Reopened: the sales are still there.
+        let mut again = SqliteLedger::open(&path, Durability::Full).unwrap();
+        assert_eq!(again.sold().unwrap().get("瓜子"), Some(&2));
+        let mut reader = SqliteLedger::open_read_only(&path).unwrap();
+        assert_eq!(reader.sales().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_second_writer_is_refused() {
+        let path = temp("two");
+        let _first = SqliteLedger::open(&path, Durability::Normal).unwrap();
+        let second = SqliteLedger::open(&path, Durability::Normal).err().unwrap();
+        assert!(matches!(second, LedgerError::InUse { .. }), "{second}");
+        assert!(second.to_string().contains("shop.db"), "{second}");
+    }
+
+    #[test]
+    fn not_a_database_is_one_clear_error() {
+        let path = temp("junk");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        let e = SqliteLedger::open(&path, Durability::Normal).err().unwrap();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("ledger {}: cannot open", path.display())),
+            "{text}"
+        );
+        assert!(!text.contains('\n'));
+    }
+}

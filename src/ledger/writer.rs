@@ -1,0 +1,309 @@
+//! The ledger writer: one thread owns the [`Ledger`] and commits for everyone.
+//!
+//! A connection thread that has taken a piece calls [`Recorder::record`]: the sale goes
+//! into a bounded queue and the thread waits on its own [`Ticket`]. The writer takes
+//! everything waiting, commits it in one transaction, and then answers each ticket.
+//! While it commits, the next sales pile up and go together in the next commit. So one
+//! customer pays for one commit, and 256 customers share theirs: with `--sync full`
+//! throughput grows with the number of customers instead of being one fsync per sale.
+//!
+//! A failed commit fails every sale in it (none of them is kept: the transaction rolls
+//! back). The writer logs the first failure of a burst, and one line when commits work
+//! again, not a line per customer.
+
+use std::io;
+use std::mem;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+
+use log::{info, warn};
+
+use super::{Ledger, MemoryLedger, SaleRecord};
+
+/// Most sales waiting for the writer at once; a connection thread that finds the queue
+/// full waits for room. Each connection has at most one sale in flight, so this only
+/// bites beyond this many customers buying at the same instant, and it keeps one
+/// commit from growing without bound.
+pub const MAX_PENDING: usize = 4096;
+
+/// The sale could not be recorded: the ledger failed, or is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotRecorded;
+
+/// The slot in which the writer answers one customer: one per connection, reused for
+/// each of its purchases.
+#[derive(Default)]
+pub struct Ticket {
+    slot: Arc<Slot>,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// `None` while waiting; then whether the sale was committed.
+    outcome: Mutex<Option<bool>>,
+    done: Condvar,
+}
+
+impl Slot {
+    fn finish(&self, committed: bool) {
+        *lock(&self.outcome) = Some(committed);
+        self.done.notify_one();
+    }
+}
+
+/// A handle to the writer thread. Clone it freely.
+#[derive(Clone)]
+pub struct Recorder {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Signalled when a sale is queued while the writer sleeps, or on close.
+    work: Condvar,
+    /// Signalled when the writer takes the queue, making room.
+    room: Condvar,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    sales: Vec<SaleRecord>,
+    slots: Vec<Arc<Slot>>,
+    /// The writer is waiting for work (so a new sale must wake it).
+    writer_idle: bool,
+    /// No more sales are taken; the writer commits what is queued and stops.
+    closed: bool,
+}
+
+impl Recorder {
+    /// Starts the writer thread, which owns `ledger` from now on.
+    pub fn start(ledger: Box<dyn Ledger>) -> io::Result<Recorder> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            thread: Mutex::new(None),
+        });
+        let writer = Arc::clone(&shared);
+        let handle = thread::Builder::new()
+            .name("ledger".into())
+            .spawn(move || write_loop(&writer, ledger))?;
+        *lock(&shared.thread) = Some(handle);
+        Ok(Recorder { shared })
+    }
+
+    /// A recorder over an in-memory ledger, for tests.
+    pub fn in_memory() -> Recorder {
+        Recorder::start(Box::new(MemoryLedger::default())).expect("start a ledger thread")
+    }
+
+    /// Hands `sale` to the writer and waits until it is committed (`Ok`) or has failed.
+    pub fn record(&self, sale: SaleRecord, ticket: &Ticket) -> Result<(), NotRecorded> {
+        *lock(&ticket.slot.outcome) = None;
+        {
+            let mut queue = lock(&self.shared.queue);
+            while queue.sales.len() >= MAX_PENDING && !queue.closed {
+                queue = self
+                    .shared
+                    .room
+                    .wait(queue)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            if queue.closed {
+                return Err(NotRecorded);
+            }
+            queue.sales.push(sale);
+            queue.slots.push(Arc::clone(&ticket.slot));
+            if queue.writer_idle {
+                queue.writer_idle = false;
+                self.shared.work.notify_one();
+            }
+        }
+        let mut outcome = lock(&ticket.slot.outcome);
+        loop {
+            match *outcome {
+                Some(true) => return Ok(()),
+                Some(false) => return Err(NotRecorded),
+                None => {
+                    outcome = ticket
+                        .slot
+                        .done
+                        .wait(outcome)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+    }
+
+    /// Stops taking sales, lets the writer commit what is queued, and waits for it.
+    /// Later calls to [`Recorder::record`] fail at once.
+    pub fn close(&self) {
+        {
+            let mut queue = lock(&self.shared.queue);
+            queue.closed = true;
+            self.shared.work.notify_all();
+            self.shared.room.notify_all();
+        }
+        let handle = lock(&self.shared.thread).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The writer thread: take everything queued, commit it, answer, repeat.
+fn write_loop(shared: &Shared, mut ledger: Box<dyn Ledger>) {
+    // If this thread ever ends (closed, or a panic inside the ledger), whoever is still
+    // queued is told the sale failed, and no one waits forever.
+    let _guard = FailQueued(shared);
+    let name = ledger.describe();
+    let mut sales = Vec::new();
+    let mut slots = Vec::new();
+    let mut failed = 0u64;
+    loop {
+        {
+            let mut queue = lock(&shared.queue);
+            while queue.sales.is_empty() {
+                if queue.closed {
+                    return;
+                }
+                queue.writer_idle = true;
+                queue = shared.work.wait(queue).unwrap_or_else(|e| e.into_inner());
+            }
+            queue.writer_idle = false;
+            mem::swap(&mut queue.sales, &mut sales);
+            mem::swap(&mut queue.slots, &mut slots);
+            shared.room.notify_all();
+        }
+        let result = ledger.record(&sales);
+        let committed = result.is_ok();
+        for slot in slots.drain(..) {
+            slot.finish(committed);
+        }
+        match result {
+            Ok(()) if failed > 0 => {
+                info!(
+                    "ledger {name}: recording sales again; {failed} purchases could not be recorded"
+                );
+                failed = 0;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                if failed == 0 {
+                    warn!(
+                        "{e}: cannot record sales; those customers are told and their stock goes back (logged once until recording works again)"
+                    );
+                }
+                failed += sales.len() as u64;
+            }
+        }
+        sales.clear();
+    }
+}
+
+struct FailQueued<'a>(&'a Shared);
+
+impl Drop for FailQueued<'_> {
+    fn drop(&mut self) {
+        let mut queue = lock(&self.0.queue);
+        queue.closed = true;
+        queue.sales.clear();
+        for slot in queue.slots.drain(..) {
+            slot.finish(false);
+        }
+        self.0.room.notify_all();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Price;
+    use crate::ledger::{LedgerError, StoredSale};
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::SystemTime;
+
+    /// Counts commits and can be told to fail.
+    struct Probe {
+        commits: Arc<AtomicUsize>,
+        rows: Arc<AtomicUsize>,
+        fail: Arc<AtomicBool>,
+    }
+
+    impl Ledger for Probe {
+        fn sold(&mut self) -> Result<HashMap<String, u64>, LedgerError> {
+            Ok(HashMap::new())
+        }
+        fn record(&mut self, sales: &[SaleRecord]) -> Result<(), LedgerError> {
+            // Slow enough that sales pile up behind a commit, as behind an fsync.
+            thread::sleep(std::time::Duration::from_millis(2));
+            if self.fail.load(Ordering::Acquire) {
+                return Err(LedgerError::Io {
+                    path: "probe".into(),
+                    message: "failed".into(),
+                });
+            }
+            self.commits.fetch_add(1, Ordering::AcqRel);
+            self.rows.fetch_add(sales.len(), Ordering::AcqRel);
+            Ok(())
+        }
+        fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
+            Ok(Vec::new())
+        }
+        fn describe(&self) -> String {
+            "probe".into()
+        }
+    }
+
+    fn sale() -> SaleRecord {
+        SaleRecord {
+            time: SystemTime::now(),
+            customer: Arc::from("c"),
+            item: "x".into(),
+            price: Price(1),
+        }
+    }
+
+    #[test]
+    fn many_customers_share_commits_and_failures_are_answered() {
+        let (commits, rows, fail) = (Arc::default(), Arc::default(), Arc::default());
+        let recorder = Recorder::start(Box::new(Probe {
+            commits: Arc::clone(&commits),
+            rows: Arc::clone(&rows),
+            fail: Arc::clone(&fail),
+        }))
+        .unwrap();
+        thread::scope(|s| {
+            for _ in 0..32 {
+                let recorder = recorder.clone();
+                s.spawn(move || {
+                    let ticket = Ticket::default();
+                    for _ in 0..20 {
+                        assert_eq!(recorder.record(sale(), &ticket), Ok(()));
+                    }
+                });
+            }
+        });
+        assert_eq!(rows.load(Ordering::Acquire), 640);
+        let n = commits.load(Ordering::Acquire);
+        assert!(n < 640 / 2, "group commit: {n} commits for 640 sales");
+        fail.store(true, Ordering::Release);
+        assert_eq!(
+            recorder.record(sale(), &Ticket::default()),
+            Err(NotRecorded)
+        );
+        fail.store(false, Ordering::Release);
+        assert_eq!(recorder.record(sale(), &Ticket::default()), Ok(()));
+        recorder.close();
+        assert_eq!(
+            recorder.record(sale(), &Ticket::default()),
+            Err(NotRecorded)
+        );
+    }
+}
