@@ -27,6 +27,8 @@ pub enum End {
     PeerClosed,
     /// The customer said nothing for the idle timeout.
     Idle,
+    /// A message took longer than the message timeout.
+    MessageTimeout,
     /// The server is shutting down.
     ShopClosing,
 }
@@ -37,6 +39,7 @@ impl fmt::Display for End {
             End::Bye => "said goodbye",
             End::PeerClosed => "closed the connection",
             End::Idle => "was idle too long",
+            End::MessageTimeout => "message too slow",
             End::ShopClosing => "shop closing",
         })
     }
@@ -150,6 +153,10 @@ pub fn converse_tapped<S: Source, W: Sink>(
                 tap.cut_off(&reply);
                 out.send(&reply, reader.current)?;
                 return Ok(End::Idle);
+            }
+            Err(FrameError::MessageTimeout(after)) => {
+                out.send(&Reply::MessageTimeout(after.as_secs()), reader.current)?;
+                return Ok(End::MessageTimeout);
             }
             Err(FrameError::Io(e)) => return Err(e),
         };
