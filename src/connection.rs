@@ -238,9 +238,13 @@ impl MessageReader {
                     self.text
                 ),
                 None => debug!(
-                    "{peer} sent {} bytes: {hex} = not {}",
+                    "{peer} sent {} bytes: {hex} = {}",
                     bytes.len(),
-                    self.wire.describe()
+                    match self.wire {
+                        WireEncoding::Auto => "neither GBK nor UTF-8",
+                        WireEncoding::Gbk => "not GBK",
+                        WireEncoding::Utf8 => "not UTF-8",
+                    }
                 ),
             }
         }
