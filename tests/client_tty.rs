@@ -198,3 +198,61 @@ fn escape_sequences_from_the_server_are_shown_not_obeyed() {
     );
     assert_eq!(exit_code(&p), 0);
 }
+
+#[test]
+fn invalid_utf8_from_the_terminal_is_called_that_and_not_sent() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    // 西瓜 from a terminal set to GBK.
+    let mut tty = p.process().get_file_handle().unwrap();
+    tty.write_all(b"\xce\xf7\xb9\xcf\r").unwrap();
+    expect(&mut p, "终端发来的不是有效的 UTF-8");
+    p.send("西瓜\r").unwrap();
+    p.flush().unwrap();
+    // The first purchase is this 西瓜, and nothing was answered before it.
+    let earlier = p.exp_string(&bytes("余额 -2\r\n")).unwrap();
+    assert!(
+        !earlier.contains(&bytes("抱歉")),
+        "something was sent: {earlier}"
+    );
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+/// Runs shop-client under bash in a pty with `pipe` after it (e.g. `| cat`, which
+/// makes stdout a pipe and so the plain loop), then reads one line in bash: whatever
+/// was typed but not sent while the client ran must not be in it.
+fn typed_ahead_is_not_left_for_the_shell(pipe: &str) {
+    let server = ShopServer::start(&[]);
+    let script = format!(
+        "\"$0\" {} {pipe}; echo \"[exit $?]\"; read -r -t 5 x; echo \"LEFT<$x>\"",
+        server.addr
+    );
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_shop-client"))
+        .env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+    expect(&mut p, "请问您需要什么?");
+    p.send("abc").unwrap(); // typed, never sent
+    p.flush().unwrap();
+    thread::sleep(Duration::from_millis(300));
+    server.send_signal("KILL");
+    expect(&mut p, "[exit ");
+    thread::sleep(Duration::from_millis(300));
+    p.send("zz\r").unwrap();
+    p.flush().unwrap();
+    let (_, left) = p.exp_regex("LEFT<[^>]*>").unwrap();
+    assert_eq!(left, "LEFT<zz>", "typed-ahead text reached the shell");
+}
+
+#[test]
+fn typed_ahead_text_does_not_land_in_the_shell_with_line_editing() {
+    typed_ahead_is_not_left_for_the_shell("");
+}
+
+#[test]
+fn typed_ahead_text_does_not_land_in_the_shell_without_line_editing() {
+    typed_ahead_is_not_left_for_the_shell("| cat");
+}

@@ -55,7 +55,7 @@ pub const MAX_REPLY_WAIT: Duration = Duration::from_secs(3600);
 /// a server that never reads must not hang the client.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the user's input ends, how long to keep showing what the server still sends
-/// when it goes quiet without closing (at least; `--reply-wait` if longer).
+/// when it goes quiet without closing. (The wait for the last answer comes first.)
 pub const LINGER_QUIET: Duration = Duration::from_secs(1);
 /// Server events queued for the display. With [`frame::MAX_MESSAGE`] per message this
 /// bounds the queue to a few MiB; when it is full the reader stops reading.
@@ -516,22 +516,26 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// The input ended: half-close, show what the server still sends, then close.
-    fn finish(self, screen: &mut impl Screen) -> io::Result<Ending> {
-        let mut this = self;
-        let _ = this.stream.shutdown(Shutdown::Write);
-        let quiet = this.opts.reply_wait.max(LINGER_QUIET);
+    /// The input ended (and no answer is awaited any more): half-close, show what the
+    /// server still sends until it closes or is quiet for [`LINGER_QUIET`], then close.
+    fn finish(mut self, screen: &mut impl Screen) -> io::Result<Ending> {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let mut quiet_until = Instant::now() + LINGER_QUIET;
         loop {
-            match this.rx.recv_timeout(quiet) {
+            match self
+                .rx
+                .recv_timeout(quiet_until.saturating_duration_since(Instant::now()))
+            {
                 Ok(Event::Closed) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Event::Failed(_)) | Err(RecvTimeoutError::Timeout) => break,
                 Ok(other) => {
-                    this.show(other, screen)?;
+                    self.show(other, screen)?;
+                    quiet_until = Instant::now() + LINGER_QUIET;
                 }
             }
         }
-        let _ = this.stream.shutdown(Shutdown::Both);
-        Ok(if this.goodbye {
+        let _ = self.stream.shutdown(Shutdown::Both);
+        Ok(if self.goodbye {
             Ending::Goodbye
         } else {
             Ending::UserLeft
