@@ -66,8 +66,8 @@ struct Args {
     #[arg(long, default_value = "3", value_name = "SECS", value_parser = client::parse_reply_wait)]
     reply_wait: Duration,
 
-    /// Seconds (0 to 3600) one write to the server may block before giving up on a
-    /// server that does not read.
+    /// Seconds (more than 0, up to 3600) one write to the server may block before giving
+    /// up on a server that does not read.
     #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_send_timeout)]
     send_timeout: Duration,
 
@@ -76,8 +76,12 @@ struct Args {
     quiet: bool,
 }
 
+/// `--send-timeout`: like `--reply-wait`, but 0 would mean "give up at once".
 fn parse_send_timeout(text: &str) -> Result<Duration, String> {
-    client::parse_seconds(text, client::MAX_REPLY_WAIT)
+    match client::parse_seconds(text, client::MAX_REPLY_WAIT)? {
+        Duration::ZERO => Err(format!("必须大于 0,收到 {text:?} · must be more than 0")),
+        timeout => Ok(timeout),
+    }
 }
 
 fn main() -> ExitCode {

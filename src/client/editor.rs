@@ -27,10 +27,12 @@ use rustyline::{
 };
 
 use super::names::Names;
-use super::{Controller, Ending, Event, NOTICE_PREFIX, Options, PROMPT, Screen, start_reader};
+use super::{Controller, Event, NOTICE_PREFIX, Options, PROMPT, Screen, start_reader};
 
 /// Lines of history kept (in memory only).
 pub const HISTORY_LINES: usize = 1000;
+/// Exit code when the terminal itself cannot be written to (as for other local errors).
+const OUTPUT_FAILED: u8 = 1;
 /// How long to let the editor print the last messages before the terminal is restored.
 const LAST_PRINT_GRACE: Duration = Duration::from_millis(150);
 
@@ -103,7 +105,7 @@ impl<P: ExternalPrinter> Screen for Printed<P> {
 
 /// Runs an interactive session on the terminal. Returns only if the editor cannot be
 /// set up (then nothing has been read or shown yet); otherwise the process exits with
-/// the session's [`Ending::exit_code`].
+/// the session's [`super::Ending::exit_code`].
 pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
     let to_io = |e: ReadlineError| io::Error::other(e.to_string());
     #[cfg(unix)]
@@ -142,7 +144,7 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
                 ),
                 Err(e) => (
                     format!("{NOTICE_PREFIX}终端输出失败:{e} · Output failed: {e}"),
-                    Ending::Reset(io::Error::other("")).exit_code(),
+                    OUTPUT_FAILED,
                 ),
             };
             // Print through the editor so the line being typed is not garbled, give
