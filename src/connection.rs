@@ -155,7 +155,9 @@ pub fn converse_tapped<S: Source, W: Sink>(
                 return Ok(End::Idle);
             }
             Err(FrameError::MessageTimeout(after)) => {
-                out.send(&Reply::MessageTimeout(after.as_secs()), reader.current)?;
+                let reply = Reply::MessageTimeout(after.as_secs());
+                tap.cut_off(&reply);
+                out.send(&reply, reader.current)?;
                 return Ok(End::MessageTimeout);
             }
             Err(FrameError::Io(e)) => return Err(e),
