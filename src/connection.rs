@@ -110,7 +110,8 @@ fn push_price(text: &mut String, price: Price) {
 }
 
 /// Runs one conversation: greets, then answers every message until the customer leaves,
-/// goes quiet, or `closing` is set and the read side is shut down.
+/// goes quiet, or `closing` is set. Once it is, the next message (or the end of the
+/// stream, when the read side is shut down) gets the goodbye instead of an answer.
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
 /// [`crate::protocol::is_disconnect`] for the errors that are just a vanished customer.
@@ -141,6 +142,12 @@ pub fn converse_tapped<S: Source, W: Sink>(
     loop {
         reader.decoded = None;
         let (reply, charset) = match frames.read_frame() {
+            // Once the shop has closed, no message is answered, so no purchase succeeds:
+            // the customer gets the goodbye instead (a pipelined flood included).
+            Ok(Some(_)) if closing.load(Ordering::Acquire) => {
+                out.send(&Reply::Closing, reader.current)?;
+                return Ok(End::ShopClosing);
+            }
             Ok(Some(Frame::Message(bytes))) => reader.answer(bytes, session, peer),
             Ok(Some(Frame::TooLong)) => (session.handle(Request::TooLong), reader.current),
             Ok(None) if closing.load(Ordering::Acquire) => {
@@ -155,7 +162,9 @@ pub fn converse_tapped<S: Source, W: Sink>(
                 return Ok(End::Idle);
             }
             Err(FrameError::MessageTimeout(after)) => {
-                out.send(&Reply::MessageTimeout(after.as_secs()), reader.current)?;
+                let reply = Reply::MessageTimeout(after.as_secs());
+                tap.cut_off(&reply);
+                out.send(&reply, reader.current)?;
                 return Ok(End::MessageTimeout);
             }
             Err(FrameError::Io(e)) => return Err(e),
@@ -385,6 +394,14 @@ mod tests {
                 "shutdown says goodbye",
                 WireEncoding::Gbk,
                 Vec::new(),
+                true,
+                gbk(&format!("{GREETING}本店打烊了,欢迎下次光临\r\n")),
+                End::ShopClosing,
+            ),
+            (
+                "after the shop closes no message is answered, so nothing is sold",
+                WireEncoding::Gbk,
+                gbk("西瓜\n西瓜\n"),
                 true,
                 gbk(&format!("{GREETING}本店打烊了,欢迎下次光临\r\n")),
                 End::ShopClosing,
