@@ -373,3 +373,48 @@ fn stuck_viewers_never_slow_customers() {
     let state = view.wait_for("160 sales", |s| item(s, "矿泉水")["sold"] == 160);
     assert_eq!(item(&state, "矿泉水")["remaining"], 40);
 }
+
+#[test]
+fn alerts_for_too_many_from_one_address_and_a_trickler() {
+    let (server, view) = start(
+        "127.0.0.1:0",
+        &["--max-per-ip", "1", "--message-timeout", "1"],
+    );
+    let mut trickler = server.customer();
+    // The same machine again: one connection per address is the limit.
+    let mut second = Customer::connect(server.addr);
+    let refused = second.read_line();
+    assert!(refused.contains("个连接"), "{refused}");
+    // One byte every 100 ms, below the pause that ends a message: it never completes,
+    // and the message timeout cuts the trickler off.
+    let deadline = Instant::now() + SHOWS_WITHIN;
+    trickler.stream.set_nonblocking(true).unwrap();
+    let mut got = Vec::new();
+    loop {
+        assert!(Instant::now() < deadline, "never cut off");
+        if trickler.stream.write(b"x").is_err() {
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match trickler.stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let said = snack_shop::codec::decode(&got, snack_shop::codec::WireEncoding::Gbk)
+        .expect("GBK reply")
+        .0;
+    assert!(said.contains("秒还没有发完"), "{said:?}");
+
+    let state = view.wait_for("two alerts", |s| {
+        s["alerts"].as_array().is_some_and(|a| a.len() == 2)
+    });
+    let alerts = state["alerts"].as_array().unwrap();
+    assert_eq!(alerts[1]["kind"], "refused");
+    assert_eq!(alerts[1]["reply"], refused);
+    assert_eq!(alerts[0]["kind"], "cut_off");
+    assert_eq!(alerts[0]["reply"], said.trim_end());
+}
