@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::{debug, info, log_enabled};
 
-use crate::catalog::Price;
 use crate::codec::{self, Charset, Phrase, WireEncoding};
 use crate::live::Tap;
 use crate::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
@@ -48,8 +47,10 @@ impl fmt::Display for End {
 /// Turns replies into text and sends each as one line.
 ///
 /// It reuses one text buffer for the whole connection. The reply to a purchase, by far
-/// the most frequent, skips text formatting and most encoding: a fixed prefix whose
-/// bytes are computed once per process, then the running total in ASCII digits.
+/// the most frequent, skips text formatting and encoding: a fixed prefix whose bytes are
+/// computed once per process, then the running total as ASCII digits, written by
+/// `Price::push_ascii` without `fmt` (both showed in the instruction count,
+/// docs/BENCHMARKS.md).
 pub struct ReplyWriter<W: Sink> {
     lines: LineWriter<W>,
     text: String,
@@ -70,11 +71,12 @@ impl<W: Sink> ReplyWriter<W> {
     /// Sends one reply line in `charset`. A reply that ends the conversation is the
     /// last line, which may wait in the socket until the close.
     pub fn send(&mut self, reply: &Reply, charset: Charset) -> io::Result<()> {
-        self.text.clear();
         if let Reply::Bought { spent } = reply {
-            push_price(&mut self.text, *spent);
-            return self.lines.write_phrase_line(&BOUGHT, &self.text, charset);
+            return self
+                .lines
+                .write_phrase_line(&BOUGHT, charset, |ascii| spent.push_ascii(ascii));
         }
+        self.text.clear();
         if let Reply::Greeting(greeting) = reply {
             // Shared bytes, not a per-customer copy: with a big catalog the greeting
             // is megabytes (issue 10, item 8).
@@ -97,16 +99,6 @@ impl<W: Sink> ReplyWriter<W> {
     pub fn into_inner(self) -> W {
         self.lines.into_inner()
     }
-}
-
-/// Appends `price` as its `Display` text, without the formatting machinery (it showed
-/// in the purchase path's instruction count, docs/BENCHMARKS.md).
-fn push_price(text: &mut String, price: Price) {
-    let mut bytes = std::mem::take(text).into_bytes();
-    price.push_ascii(&mut bytes);
-    // `push_ascii` appends only ASCII digits and a dot, so this is always valid text.
-    *text = String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
 }
 
 /// Runs one conversation: greets, then answers every message until the customer leaves,
@@ -209,6 +201,8 @@ impl MessageReader {
     }
 
     /// Answers one message; returns the reply and the charset it goes out in.
+    // Inlined into the loop: it runs once per purchase, the hot path.
+    #[inline(always)]
     fn answer(
         &mut self,
         bytes: &[u8],
@@ -303,7 +297,7 @@ impl MessageReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Catalog, EMBEDDED};
+    use crate::catalog::{Catalog, EMBEDDED, Price};
     use crate::protocol::Limits;
     use crate::shop::Shop;
 

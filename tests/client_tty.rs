@@ -116,6 +116,21 @@ fn tab_completes_an_item_name_from_the_greeting() {
 }
 
 #[test]
+fn tab_completes_an_item_name_learned_from_the_menu() {
+    let toml = "[[goods]]\nname = \"可乐\"\nprice = 3\nstock = 1\n\n\
+                [[goods]]\nname = \"西瓜\"\nprice = 2\n";
+    let server = ShopServer::with_goods(toml, &[]);
+    // Someone buys the last 可乐, so the greeting no longer lists it; the menu does.
+    let mut other = server.customer();
+    assert!(other.ask("可乐").starts_with("购买成功"));
+    let mut p = client(server.addr);
+    type_and_expect(&mut p, "菜单\r", "可乐 3元 已卖完");
+    type_and_expect(&mut p, "可\t\r", "抱歉,可乐已经卖完了");
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
 fn ctrl_d_leaves_with_the_right_notice_and_exit_code() {
     let server = ShopServer::start(&[]);
     let mut p = client(server.addr);
