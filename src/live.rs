@@ -314,18 +314,23 @@ impl Inner {
         feed.sort_unstable_by_key(|e| std::cmp::Reverse(e.said.at_ns));
         feed.truncate(FEED_LEN);
 
-        let prices: Vec<Price> = self.shop.items().iter().map(|i| i.price).collect();
+        // By name: after a reload (SIGHUP) the sales also list items no longer sold.
+        let prices: HashMap<String, Price> = self
+            .shop
+            .items()
+            .iter()
+            .map(|i| (i.name.clone(), i.price))
+            .collect();
         let (mut sold, mut takings) = (0, Price(0));
         let items = self
             .shop
             .sales()
             .into_iter()
-            .enumerate()
-            .map(|(i, sale)| {
+            .map(|sale| {
                 sold += sale.count;
                 takings = takings.saturating_add(sale.takings);
                 ItemJson {
-                    price: yuan(prices.get(i).copied().unwrap_or(Price(0))),
+                    price: prices.get(&sale.name).map(|&p| yuan(p)),
                     name: sale.name,
                     sold: sale.count,
                     remaining: sale.remaining,
@@ -516,7 +521,8 @@ struct CustomerJson {
 #[derive(Serialize)]
 struct ItemJson {
     name: String,
-    price: f64,
+    /// `null` for an item a reload removed.
+    price: Option<f64>,
     sold: u64,
     /// `null` for unlimited stock.
     remaining: Option<u64>,
