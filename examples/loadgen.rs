@@ -67,6 +67,20 @@
 //! server): 10,000 need `ulimit -n` >= 10100. Std cannot raise the limit, so
 //! hold checks it first and stops with a clear error when it is too low.
 //!
+//! # The ledger (issue 12)
+//!
+//! `--servers shop,ledger,ledger_full` adds the shop with a fresh SQLite ledger
+//! per run (`--ledger FILE` in the temporary directory, `--sync normal` or
+//! `--sync full`); the summary adds `ledger_vs_shop` and `ledger_full_vs_shop`.
+//! With `ledger_full`, each round first runs the fsync probe ([`fsync`]) in the
+//! same directory; the summary's `ledger_full_vs_fsync_bound` compares it to
+//! customers / fsync latency, capped by that round's in-memory shop rate.
+//!
+//! ```text
+//! cargo run --release --example loadgen -- compare --modes pingpong --servers shop,ledger,ledger_full --runs 5
+//! cargo run --release --example loadgen -- fsync --count 200
+//! ```
+//!
 //! # Output
 //!
 //! One JSON line per run on stdout, for example
@@ -130,11 +144,13 @@ loadgen: load generator and floor servers for the snack shop (loopback only)
 USAGE:
     loadgen compare [--runs 3] [--secs 3] [--modes pingpong,session,hold]
                     [--server target/release/shop-server] [--goods benches/unlimited.toml]
-                    [--hold 10000] [--python] [--servers shop,floor,floor_cached,python]
+                    [--hold 10000] [--python] [--clients 1,64,256]
+                    [--servers shop,floor,floor_cached,python,ledger,ledger_full]
     loadgen pingpong --addr 127.0.0.1:PORT [--clients 64] [--secs 3] [--label NAME]
     loadgen session  --addr 127.0.0.1:PORT [--loops 8] [--secs 3] [--label NAME]
     loadgen hold     --addr 127.0.0.1:PORT [--conns 10000] [--secs 3] [--pid PID] [--label NAME]
     loadgen floor    [--port 0] [--thread-cache N]
+    loadgen fsync    [--dir DIR] [--count 200]
     loadgen --help
 
 compare starts each server as a fresh child process per run (port 0), runs them
@@ -149,6 +165,13 @@ hold keeps the connections for --secs and reads the server's RSS from
 
 floor serves the shop protocol with fixed replies, one thread per connection;
 --thread-cache N keeps up to N finished threads parked for reuse.
+
+ledger and ledger_full are the shop with a fresh SQLite ledger per run
+(--ledger in the temporary directory, --sync normal or full). With ledger_full,
+each round also runs the fsync probe in that directory, and the summary gives
+ledger_full against the fsync bound: customers / fsync latency, capped by the
+shop's in-memory rate of the same round. fsync prints the probe alone: the
+median time of appending 4 KiB to a file in DIR and fdatasync-ing it.
 ";
 
 fn main() -> ExitCode {
@@ -168,6 +191,7 @@ fn main() -> ExitCode {
         "compare" => compare::run(args),
         "pingpong" | "session" | "hold" => direct::run(&command, args),
         "floor" => floor::run(args),
+        "fsync" => fsync::run(args),
         "" => Err("no command given".into()),
         other => Err(format!("unknown command `{other}`").into()),
     };
@@ -1183,9 +1207,6 @@ mod compare {
     use crate::load;
     use crate::report::{Json, Mode, RunReport, median};
 
-    /// Customers per pingpong configuration.
-    const PINGPONG_CLIENTS: [usize; 3] = [1, 64, 256];
-
     /// Concurrent loops in the session configuration.
     const SESSION_LOOPS: usize = 8;
 
@@ -1204,6 +1225,9 @@ mod compare {
     /// How long a server may take to print its address.
     const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
+    /// fsyncs timed by the probe each round of a ledger_full comparison (about 0.5 s).
+    const FSYNC_PROBES: usize = 100;
+
     /// The Python peer, relative to the repository root.
     const PYTHON_SERVER: &str = "benches/shop_threading.py";
 
@@ -1214,6 +1238,10 @@ mod compare {
         Floor,
         FloorCached,
         Python,
+        /// The shop with a ledger, `--sync normal`.
+        Ledger,
+        /// The shop with a ledger, `--sync full`.
+        LedgerFull,
     }
 
     impl ServerKind {
@@ -1223,6 +1251,8 @@ mod compare {
                 ServerKind::Floor => "floor",
                 ServerKind::FloorCached => "floor_cached",
                 ServerKind::Python => "python",
+                ServerKind::Ledger => "ledger",
+                ServerKind::LedgerFull => "ledger_full",
             }
         }
     }
@@ -1236,11 +1266,24 @@ mod compare {
                 ServerKind::Floor,
                 ServerKind::FloorCached,
                 ServerKind::Python,
+                ServerKind::Ledger,
+                ServerKind::LedgerFull,
             ]
             .into_iter()
             .find(|kind| kind.name() == s)
             .ok_or_else(|| format!("unknown server `{s}`"))
         }
+    }
+
+    /// Parses a comma-separated list of numbers.
+    fn list_of(text: &str) -> std::result::Result<Vec<usize>, String> {
+        text.split(',')
+            .map(|item| {
+                item.trim()
+                    .parse()
+                    .map_err(|_| format!("bad number `{item}`"))
+            })
+            .collect()
     }
 
     /// Parses a comma-separated list.
@@ -1256,6 +1299,8 @@ mod compare {
         shop: PathBuf,
         goods: PathBuf,
         hold: usize,
+        /// Customer counts of the pingpong configurations.
+        clients: Vec<usize>,
     }
 
     impl Options {
@@ -1271,6 +1316,7 @@ mod compare {
             let shop = args.value("--server", PathBuf::from("target/release/shop-server"))?;
             let goods = args.value("--goods", PathBuf::from("benches/unlimited.toml"))?;
             let hold = args.value("--hold", DEFAULT_HOLD)?;
+            let clients = list_of(&args.value("--clients", "1,64,256".to_string())?)?;
             args.finish()?;
             if runs == 0 || secs.is_nan() || secs <= 0.0 {
                 return Err("--runs and --secs must be positive".into());
@@ -1283,6 +1329,7 @@ mod compare {
                 shop,
                 goods,
                 hold,
+                clients,
             })
         }
     }
@@ -1291,19 +1338,61 @@ mod compare {
     struct ServerProcess {
         child: Child,
         addr: SocketAddr,
+        /// Dropped after the child is killed (fields drop after `Drop::drop`).
+        _ledger: Option<Ledger>,
+    }
+
+    /// A fresh ledger file for one run, in the temporary directory; removed (with
+    /// SQLite's side files) when dropped.
+    struct Ledger(PathBuf);
+
+    impl Ledger {
+        fn fresh() -> Ledger {
+            static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("loadgen-ledger-{}-{n}.db", std::process::id());
+            let ledger = Ledger(std::env::temp_dir().join(name));
+            ledger.remove();
+            ledger
+        }
+
+        fn remove(&self) {
+            for suffix in ["", "-wal", "-shm", ".lock"] {
+                let mut path = self.0.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    impl Drop for Ledger {
+        fn drop(&mut self) {
+            self.remove();
+        }
     }
 
     impl ServerProcess {
         /// Starts `kind` on port 0 and waits for its `listening on` line.
         fn start(kind: ServerKind, options: &Options) -> Result<ServerProcess> {
+            let mut ledger = None;
             let mut command = match kind {
-                ServerKind::Shop => {
+                ServerKind::Shop | ServerKind::Ledger | ServerKind::LedgerFull => {
                     let mut command = Command::new(&options.shop);
                     command
                         .args(["--port", "0", "--goods"])
                         .arg(&options.goods)
                         .args(["--max-clients", &SHOP_MAX_CLIENTS.to_string()])
                         .args(["--idle-timeout", &SHOP_IDLE_TIMEOUT_SECS.to_string()]);
+                    if kind != ServerKind::Shop {
+                        let file = Ledger::fresh();
+                        let sync = if kind == ServerKind::Ledger {
+                            "normal"
+                        } else {
+                            "full"
+                        };
+                        command.arg("--ledger").arg(&file.0).args(["--sync", sync]);
+                        ledger = Some(file);
+                    }
                     command
                 }
                 ServerKind::Floor | ServerKind::FloorCached => {
@@ -1331,6 +1420,7 @@ mod compare {
             let mut server = ServerProcess {
                 child,
                 addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                _ledger: ledger,
             };
             let stdout = stdout.ok_or("child has no stdout")?;
 
@@ -1391,7 +1481,7 @@ mod compare {
         let mut configs = Vec::new();
         for &mode in &options.modes {
             let counts: &[usize] = match mode {
-                Mode::Pingpong => &PINGPONG_CLIENTS,
+                Mode::Pingpong => &options.clients,
                 Mode::Session => &[SESSION_LOOPS],
                 Mode::Hold => &[options.hold],
             };
@@ -1443,7 +1533,15 @@ mod compare {
             // Throughput of every server in every round (`None`: the run failed), for
             // the paired ratios of the summary.
             let mut by_round = vec![vec![None; results.len()]; options.runs];
+            // The fsync latency (seconds) measured in each round, with ledger_full.
+            let mut probes = vec![None; options.runs];
             for (round, throughput) in by_round.iter_mut().enumerate() {
+                if options.servers.contains(&ServerKind::LedgerFull) {
+                    match crate::fsync::probe(&std::env::temp_dir(), FSYNC_PROBES) {
+                        Ok(secs) => probes[round] = Some(secs),
+                        Err(err) => eprintln!("loadgen: fsync probe failed: {err}"),
+                    }
+                }
                 // Rotate who goes first each round: a run can be slowed by the one
                 // before it (sockets and threads of the last server still being torn
                 // down), and no server should always take that place.
@@ -1468,7 +1566,10 @@ mod compare {
                     }
                 }
             }
-            println!("{}", summary(config, options.runs, &results, &by_round));
+            println!(
+                "{}",
+                summary(config, options.runs, &results, &by_round, &probes)
+            );
         }
         Ok(())
     }
@@ -1542,6 +1643,7 @@ mod compare {
         runs: usize,
         results: &[(ServerKind, Vec<RunReport>)],
         by_round: &[Vec<Option<f64>>],
+        probes: &[Option<f64>],
     ) -> String {
         let metrics = match config.mode {
             Mode::Pingpong | Mode::Session => THROUGHPUT_METRICS,
@@ -1576,8 +1678,60 @@ mod compare {
         let shop_index = results
             .iter()
             .position(|(kind, _)| *kind == ServerKind::Shop);
+        let paired_ratio = |a: usize, b: usize| -> Option<f64> {
+            median(
+                by_round
+                    .iter()
+                    .filter_map(|round| match (round[a], round[b]) {
+                        (Some(x), Some(y)) if y != 0.0 => Some(x / y),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        };
         for (index, (kind, reports)) in results.iter().enumerate() {
-            if *kind == ServerKind::Shop {
+            if config.mode == Mode::Hold
+                || !matches!(kind, ServerKind::Ledger | ServerKind::LedgerFull)
+            {
+                continue;
+            }
+            let Some(shop_index) = shop_index else { break };
+            // The ledger's cost: its throughput as a fraction of the same shop without.
+            let ops = median(reports.iter().map(|r| r.ops_per_sec).collect());
+            let ratio = ops.zip(shop[0]).map(|(l, s)| l / s);
+            let ratios = Json::object().num("ops_per_sec", ratio, 3).num(
+                "ops_per_sec_paired",
+                paired_ratio(index, shop_index),
+                3,
+            );
+            json = json.obj(&format!("{}_vs_shop", kind.name()), ratios);
+            if *kind == ServerKind::LedgerFull {
+                // customers / fsync latency, capped by the in-memory rate of the round.
+                let clients = config.clients as f64;
+                let bound_of = |round: usize| {
+                    let shop_rate = by_round[round][shop_index];
+                    probes[round].map(|secs| {
+                        let bound = clients / secs;
+                        shop_rate.map_or(bound, |s| bound.min(s))
+                    })
+                };
+                let bounds: Vec<f64> = (0..by_round.len()).filter_map(bound_of).collect();
+                let paired = (0..by_round.len())
+                    .filter_map(|round| Some(by_round[round][index]? / bound_of(round)?))
+                    .collect();
+                let fsync_us = median(probes.iter().flatten().map(|s| s * 1e6).collect());
+                let bound = Json::object()
+                    .num("fsync_p50_us", fsync_us, 1)
+                    .num("bound_ops_per_sec", median(bounds), 1)
+                    .num("ops_per_sec_paired", median(paired), 3);
+                json = json.obj("ledger_full_vs_fsync_bound", bound);
+            }
+        }
+        for (index, (kind, reports)) in results.iter().enumerate() {
+            if matches!(
+                kind,
+                ServerKind::Shop | ServerKind::Ledger | ServerKind::LedgerFull
+            ) {
                 continue;
             }
             let reference = medians(reports);
@@ -1602,5 +1756,61 @@ mod compare {
             json = json.obj(&format!("shop_vs_{}", kind.name()), ratios);
         }
         json.finish()
+    }
+}
+
+/// `loadgen fsync`: how long one durable append takes on the disk of a directory.
+///
+/// Appends 4 KiB to a fresh file and `fdatasync`s it, `count` times, and takes the
+/// median: what SQLite pays per commit with `--sync full` (it appends the commit's
+/// pages to the WAL and syncs it). The ledger benchmark's bound is customers divided
+/// by this, since each customer waits for one commit per purchase.
+mod fsync {
+    use std::fs::OpenOptions;
+    use std::io::{self, Write};
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+
+    use crate::Result;
+    use crate::args::Args;
+    use crate::report::{Json, median};
+
+    /// The median seconds of one append + fdatasync in `dir`.
+    pub fn probe(dir: &Path, count: usize) -> io::Result<f64> {
+        let path = dir.join(format!("loadgen-fsync-{}.probe", std::process::id()));
+        let result = time_appends(&path, count.max(1));
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    fn time_appends(path: &PathBuf, count: usize) -> io::Result<f64> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)?;
+        let block = [0x5au8; 4096];
+        let mut times = Vec::with_capacity(count);
+        for _ in 0..count {
+            let started = Instant::now();
+            file.write_all(&block)?;
+            file.sync_data()?;
+            times.push(started.elapsed().as_secs_f64());
+        }
+        median(times).ok_or_else(|| io::Error::other("no samples"))
+    }
+
+    pub fn run(mut args: Args) -> Result<()> {
+        let dir = args.value("--dir", std::env::temp_dir())?;
+        let count = args.value("--count", 200)?;
+        args.finish()?;
+        let secs = probe(&dir, count)?;
+        let line = Json::object()
+            .str("mode", "fsync")
+            .str("dir", &dir.display().to_string())
+            .int("count", count as u64)
+            .num("fsync_p50_us", Some(secs * 1e6), 1);
+        println!("{}", line.finish());
+        Ok(())
     }
 }
