@@ -40,7 +40,7 @@
 //!
 //! `compare` starts every server as a child process on port 0: the shop
 //! (`--server`, with `--goods benches/unlimited.toml --max-clients 20000
-//! --idle-timeout 600`), the floor and the cached floor (this executable's
+//! --max-per-ip 20000 --idle-timeout 600`), the floor and the cached floor (this executable's
 //! `floor` command) and, with `--python`, `benches/shop_threading.py`
 //! (`--servers` picks any subset). It runs them alternated (shop, floor,
 //! cached floor, [python], then floor, cached floor, ..., shop: each round
@@ -1384,6 +1384,8 @@ mod compare {
                         .args(["--port", "0", "--goods"])
                         .arg(&options.goods)
                         .args(["--max-clients", &SHOP_MAX_CLIENTS.to_string()])
+                        // Every client of a benchmark comes from one address, loopback.
+                        .args(["--max-per-ip", &SHOP_MAX_CLIENTS.to_string()])
                         .args(["--idle-timeout", &SHOP_IDLE_TIMEOUT_SECS.to_string()]);
                     if kind != ServerKind::Shop {
                         let file = Ledger::fresh();

@@ -3,9 +3,14 @@
 //! Prices are kept as integer fen ([`Price`]), never as floats, so 0.1 + 0.2 is always 0.3
 //! and a running total never shows `6.499999`. Every validation error names the file and
 //! the line, so a teacher editing the file on a Windows PC can find the mistake.
+//!
+//! The goods file is outside input too: only a regular file is read (a FIFO would hang
+//! the start, `/dev/zero` would never end), and no more than [`MAX_FILE_BYTES`] of it.
 
 use std::collections::HashSet;
 use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -17,6 +22,15 @@ use crate::words::RESERVED_WORDS;
 /// The catalog shipped with the project, built into the binary so that a bare
 /// `shop-server` works from any directory.
 pub const EMBEDDED: &str = include_str!("../goods.toml");
+
+/// Largest goods file read, in bytes. A catalog of 100,000 items is about 5 MiB; a file
+/// larger than this is a mistake (the wrong file, a log), and is refused before it is
+/// read into memory.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Characters no item name may contain: the greeting is `目前商店还有:瓜子(4.5),西瓜(2)。…`,
+/// so a name with one of them would make the list ambiguous (`瓜子,西瓜(1)`).
+pub const FORBIDDEN_IN_NAMES: &[char] = &[',', '(', ')', ':', '。'];
 
 /// A sum of money in fen (1/100 yuan).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
@@ -122,12 +136,32 @@ pub struct Catalog {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// The file could not be read at all.
-    #[error("{path}: cannot read goods file: {source}")]
+    ///
+    /// The OS error is part of the message and deliberately not a `source`: error
+    /// chains (anyhow's `{:#}`) would print it a second time.
+    #[error("{path}: cannot read goods file: {error}")]
     Read {
         /// The file that was asked for.
         path: PathBuf,
         /// Why it failed.
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// The path names something other than a regular file (a directory, a FIFO, a
+    /// device such as `/dev/zero`), which is refused without reading it.
+    #[error("{path}: cannot read goods file: it is {kind}, not a regular file")]
+    NotAFile {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// What it is instead, such as `a directory`.
+        kind: &'static str,
+    },
+    /// The file is larger than [`MAX_FILE_BYTES`].
+    #[error("{path}: goods file is larger than {limit} bytes; is it the right file?")]
+    TooLarge {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// The limit, [`MAX_FILE_BYTES`].
+        limit: u64,
     },
     /// The file was read but is not a valid catalog.
     #[error("{source_name}:{line}: {message}")]
@@ -163,13 +197,12 @@ impl Catalog {
         let local = Path::new("goods.toml");
         let path = match explicit {
             Some(path) => path,
-            None if local.is_file() => local,
+            // Anything called goods.toml here is meant as the catalog: a directory or
+            // a FIFO of that name is refused with a reason, not silently skipped.
+            None if local.exists() => local,
             None => return Catalog::parse(EMBEDDED, "<embedded goods.toml>", wire),
         };
-        let bytes = std::fs::read(path).map_err(|source| CatalogError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = read_goods_file(path)?;
         let name = path.display().to_string();
         let text = String::from_utf8(bytes).map_err(|e| {
             // Notepad on a Chinese Windows may save as GBK ("ANSI"); say how to fix it.
@@ -198,6 +231,14 @@ impl Catalog {
             message,
         };
         let raw: RawCatalog = toml::from_str(text).map_err(|e| {
+            if let Some(offset) = single_goods_header(text) {
+                return invalid(
+                    offset,
+                    "`[goods]` with one pair of brackets is a single table; write `[[goods]]` \
+                     (two pairs) before each item, as in the shipped goods.toml"
+                        .into(),
+                );
+            }
             let offset = e.span().map_or(0, |s| s.start);
             invalid(offset, e.message().trim().replace('\n', " "))
         })?;
@@ -300,9 +341,88 @@ impl AutoClashes {
     }
 }
 
+/// Reads a goods file: a regular file of at most [`MAX_FILE_BYTES`], nothing else.
+///
+/// The type is checked before opening, since opening a FIFO for reading blocks until
+/// a writer appears. On Unix the open itself does not block either (`O_NONBLOCK`, in
+/// case the path is swapped for a FIFO in between), and the opened file is checked
+/// again, so what is read is what was checked.
+fn read_goods_file(path: &Path) -> Result<Vec<u8>, CatalogError> {
+    let read_error = |error| CatalogError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
+    let not_a_file = |kind| CatalogError::NotAFile {
+        path: path.to_path_buf(),
+        kind,
+    };
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(not_a_file(file_kind(&metadata)));
+    }
+    let file = open_without_blocking(path).map_err(read_error)?;
+    let metadata = file.metadata().map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(not_a_file(file_kind(&metadata)));
+    }
+    let too_large = || CatalogError::TooLarge {
+        path: path.to_path_buf(),
+        limit: MAX_FILE_BYTES,
+    };
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    // The length can change while reading (a file being written): read one byte past
+    // the limit to notice, never more.
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn open_without_blocking(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_without_blocking(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().read(true).open(path)
+}
+
+/// What a path that is not a regular file is, for the error message.
+fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "something else"
+}
+
 fn validate_name(name: &str, wire: WireEncoding) -> Result<(), String> {
     if name.trim().is_empty() {
-        return Err("name must not be empty".into());
+        return Err("name must not be empty or only whitespace".into());
     }
     if name.trim() != name {
         return Err(format!(
@@ -311,6 +431,13 @@ fn validate_name(name: &str, wire: WireEncoding) -> Result<(), String> {
     }
     if name.chars().any(char::is_control) {
         return Err(format!("name {name:?} contains a control character"));
+    }
+    if let Some(c) = name.chars().find(|c| FORBIDDEN_IN_NAMES.contains(c)) {
+        return Err(format!(
+            "name `{name}` contains `{c}`, which the greeting uses as punctuation \
+             (目前商店还有:瓜子(4.5),西瓜(2)。), so the list would be ambiguous; \
+             names must not contain , ( ) : or 。"
+        ));
     }
     if RESERVED_WORDS.contains(&name) {
         return Err(format!("name `{name}` is a reserved word of the protocol"));
@@ -334,7 +461,9 @@ fn price_from_value(value: &toml::Value) -> Result<Price, String> {
         // Rust prints the shortest decimal that reads back as the same float, so `4.5`
         // in the file is `4.5` here and `2.255` stays `2.255` (and is refused).
         toml::Value::Float(f) => Price::parse_yuan(&format!("{f}")),
-        toml::Value::String(s) => Price::parse_yuan(s),
+        toml::Value::String(s) => Err(format!(
+            "price must be a number like 4.5, not the text \"{s}\": write it without quotes"
+        )),
         other => Err(format!(
             "price must be a number like 4.5, got {}",
             other.type_str()
@@ -349,6 +478,22 @@ fn stock_from_value(value: &toml::Value) -> Result<u64, String> {
         }
         other => Err(format!("stock must be a whole number, got {other}")),
     }
+}
+
+/// The byte offset of a `[goods]` header (one pair of brackets), the usual slip for
+/// `[[goods]]`: TOML's own error for it ("invalid type: map, expected a sequence") does
+/// not say what to do.
+fn single_goods_header(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let code = line.split('#').next().unwrap_or_default().trim();
+        let inner = code.strip_prefix('[').and_then(|c| c.strip_suffix(']'));
+        if inner.is_some_and(|inner| inner.trim() == "goods") {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// 1-based line number of a byte offset.
@@ -445,8 +590,8 @@ mod tests {
     }
 
     #[test]
-    fn optional_stock_and_string_prices() {
-        let text = "[[goods]]\nname = \"a\"\nprice = \"1.10\"\n[[goods]]\nname = \"b\"\nprice = 3\nstock = 0\n";
+    fn optional_stock() {
+        let text = "[[goods]]\nname = \"a\"\nprice = 1.10\n[[goods]]\nname = \"b\"\nprice = 3\nstock = 0\n";
         let c = Catalog::parse(text, "t", WireEncoding::Gbk).unwrap();
         assert_eq!(
             c.items(),
@@ -533,6 +678,54 @@ mod tests {
             ),
             ("goods = [ oops".into(), WireEncoding::Gbk, 1, ""),
             ("".into(), WireEncoding::Gbk, 1, "nothing to sell"),
+            (
+                item("瓜子", "\"4.5\""),
+                WireEncoding::Gbk,
+                3,
+                "without quotes",
+            ),
+            (
+                item("瓜子", "\"abc\""),
+                WireEncoding::Gbk,
+                3,
+                "not the text \"abc\"",
+            ),
+            (item("   ", "1"), WireEncoding::Gbk, 2, "only whitespace"),
+            (
+                item("\u{3000}", "1"),
+                WireEncoding::Gbk,
+                2,
+                "only whitespace",
+            ),
+            (item("瓜子,西瓜", "1"), WireEncoding::Gbk, 2, "contains `,`"),
+            (item("西瓜(大)", "1"), WireEncoding::Gbk, 2, "contains `(`"),
+            (item("大)", "1"), WireEncoding::Gbk, 2, "contains `)`"),
+            (item("a:b", "1"), WireEncoding::Gbk, 2, "contains `:`"),
+            (item("好。", "1"), WireEncoding::Gbk, 2, "contains `。`"),
+            (
+                item("a\\tb", "1"),
+                WireEncoding::Gbk,
+                2,
+                "control character",
+            ),
+            (
+                item("a\\u0007", "1"),
+                WireEncoding::Gbk,
+                2,
+                "control character",
+            ),
+            (
+                "# list\n[goods]\nname = \"瓜子\"\nprice = 1\n".into(),
+                WireEncoding::Gbk,
+                2,
+                "write `[[goods]]`",
+            ),
+            (
+                item("瓜子", "1") + "[ goods ]  # oops\nname = \"西瓜\"\nprice = 1\n",
+                WireEncoding::Gbk,
+                4,
+                "write `[[goods]]`",
+            ),
         ];
         for (text, wire, line, part) in cases {
             match Catalog::parse(&text, "goods.toml", wire) {
@@ -564,6 +757,42 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         assert!(err.contains(":3: the file is not UTF-8"), "{err}");
         assert!(err.contains("save it as UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn only_regular_files_of_bounded_size_are_read() {
+        let dir = std::env::temp_dir().join(format!("snack-shop-cat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = Catalog::load(Some(&dir), WireEncoding::Gbk).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CatalogError::NotAFile {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A sparse file one byte over the limit: refused before reading.
+        let big = dir.join("big.toml");
+        let file = File::create(&big).unwrap();
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let err = Catalog::load(Some(&big), WireEncoding::Gbk).unwrap_err();
+        assert!(matches!(err, CatalogError::TooLarge { .. }), "{err}");
+        // Exactly at the limit is read (and then is not TOML).
+        file.set_len(MAX_FILE_BYTES).unwrap();
+        let err = Catalog::load(Some(&big), WireEncoding::Gbk).unwrap_err();
+        assert!(matches!(err, CatalogError::Invalid { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+        #[cfg(unix)]
+        {
+            let err = Catalog::load(Some(Path::new("/dev/zero")), WireEncoding::Gbk).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "/dev/zero: cannot read goods file: it is a device, not a regular file"
+            );
+        }
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub enum End {
     PeerClosed,
     /// The customer said nothing for the idle timeout.
     Idle,
+    /// A message took longer than the message timeout.
+    MessageTimeout,
     /// The server is shutting down.
     ShopClosing,
 }
@@ -37,6 +39,7 @@ impl fmt::Display for End {
             End::Bye => "said goodbye",
             End::PeerClosed => "closed the connection",
             End::Idle => "was idle too long",
+            End::MessageTimeout => "message too slow",
             End::ShopClosing => "shop closing",
         })
     }
@@ -151,6 +154,10 @@ pub fn converse_tapped<S: Source, W: Sink>(
                 out.send(&reply, reader.current)?;
                 return Ok(End::Idle);
             }
+            Err(FrameError::MessageTimeout(after)) => {
+                out.send(&Reply::MessageTimeout(after.as_secs()), reader.current)?;
+                return Ok(End::MessageTimeout);
+            }
             Err(FrameError::Io(e)) => return Err(e),
         };
         tap.message(frames.last(), reader.said(), &reply, session.spent());
@@ -222,9 +229,13 @@ impl MessageReader {
                     self.text
                 ),
                 None => debug!(
-                    "{peer} sent {} bytes: {hex} = not {}",
+                    "{peer} sent {} bytes: {hex} = {}",
                     bytes.len(),
-                    self.wire.describe()
+                    match self.wire {
+                        WireEncoding::Auto => "neither GBK nor UTF-8",
+                        WireEncoding::Gbk => "not GBK",
+                        WireEncoding::Utf8 => "not UTF-8",
+                    }
                 ),
             }
         }

@@ -33,7 +33,10 @@
 //!   each reply into a line.
 //! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
 //!   and the live map, its `threads` submodule the thread cache and the workers.
-//! - [`client`]: the terminal client's loop, over any reader and writer.
+//! - [`client`]: the terminal client. The server side's layers have client twins here:
+//!   `client::frame` cuts the server's bytes into bounded messages (the client's only
+//!   raw-byte framing), `client::sanitize` makes them safe for a terminal, and
+//!   `client::editor` is the rustyline front end; the loop runs over any reader and screen.
 //! - [`live`]: the live view's data. Connections report to it through a `Tap` and never
 //!   wait for it; it keeps raw bytes only as copies, shown as hex through `codec`.
 //! - [`web`]: the live view's read-only HTTP server and page; it reads `live` only.

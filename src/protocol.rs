@@ -9,13 +9,20 @@
 //!   network debug assistant and the tutorial's Python client send no newline at all, or
 //! - the bytes before a clean end of stream (the peer half-closed after its last message).
 //!
+//! Waits are bounded by absolute deadlines, not by per-read timeouts that each byte
+//! would restart. The idle timeout counts from the last complete message (or from the
+//! start), until the first byte of the next one. From that byte on, the message has
+//! [`MESSAGE_TIMEOUT`] to be complete, however its bytes trickle in. So a peer that
+//! sends one byte every 150 ms (below [`FLUSH_AFTER`], which only ever waits for a
+//! quiet gap) cannot hold a connection open for longer than these two bounds.
+//!
 //! We split on raw bytes and decode afterwards. That is safe for GBK and UTF-8 because
 //! `\n` (0x0A) never occurs inside a multibyte character of either, and it means a
 //! character split across two segments is simply joined before anyone decodes it.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::codec::{self, Charset};
 
@@ -29,18 +36,30 @@ pub const MAX_LINE: usize = 1024;
 /// short enough that a human clicking "send" in the debug assistant sees no delay.
 pub const FLUSH_AFTER: Duration = Duration::from_millis(200);
 
+/// Default for `--message-timeout`: how long one message may take from its first byte
+/// to its end. A person typing into the debug assistant sends a message in one segment
+/// (or a few, within milliseconds), and a script sends it at once; ten seconds is far
+/// beyond either, and short enough that a trickler holding a seat is soon found out.
+pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The line terminator of everything the server sends.
 pub const EOL: &[u8] = b"\r\n";
 
 /// A byte source the framer can read from and whose read timeout it can change.
 ///
-/// The framer waits with [`FLUSH_AFTER`] while it holds part of a message and with the
-/// idle timeout otherwise, so it needs to tell the socket. In-memory sources used in
-/// tests have no timeouts, and keep the default no-op.
+/// The framer turns its deadlines (flush, message, idle) into the timeout of the next
+/// read, so it needs to tell the socket, and it needs a clock. In-memory sources have
+/// no timeouts and keep the default no-op; scripted sources in tests bring their own
+/// clock, so that deadlines are tested without sleeping.
 pub trait Source: Read {
     /// Sets how long the next read may block; `None` means forever.
     fn set_read_timeout(&mut self, _timeout: Option<Duration>) -> io::Result<()> {
         Ok(())
+    }
+
+    /// The time now, by the clock the deadlines are measured with.
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 }
 
@@ -129,6 +148,9 @@ pub enum FrameError {
     /// Nothing arrived within the idle timeout.
     #[error("no input for {0:?}")]
     Idle(Duration),
+    /// A message was begun but not finished within this long; its bytes are dropped.
+    #[error("a message took longer than {0:?}")]
+    MessageTimeout(Duration),
     /// The stream broke (reset, write side gone, ...).
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -141,8 +163,12 @@ pub struct Limits {
     pub max_line: usize,
     /// Quiet time after which an unterminated message is complete.
     pub flush_after: Duration,
-    /// Quiet time after which an empty connection is idle; `None` waits forever.
+    /// Time after the last complete message (or the start) within which the next one
+    /// must begin; `None` waits forever.
     pub idle: Option<Duration>,
+    /// Time from the first byte of a message within which it must be complete; `None`
+    /// waits forever.
+    pub message: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -151,8 +177,19 @@ impl Default for Limits {
             max_line: MAX_LINE,
             flush_after: FLUSH_AFTER,
             idle: None,
+            message: Some(MESSAGE_TIMEOUT),
         }
     }
+}
+
+/// A deadline of [`FrameReader`] that has passed.
+enum Expired {
+    /// The quiet gap after part of a message: the message is complete.
+    Flush,
+    /// The message deadline, with the limit that set it.
+    Message(Duration),
+    /// The idle deadline, with the limit that set it.
+    Idle(Duration),
 }
 
 /// Splits a byte stream into messages. See the module docs for the rules.
@@ -167,6 +204,16 @@ pub struct FrameReader<S: Source> {
     eof: bool,
     /// The timeout the socket currently has, so it is only changed when it must be.
     timeout: Option<Duration>,
+    /// When the bytes in the read buffer arrived (the last read from the source).
+    read_at: Instant,
+    /// When the last complete message ended, or the reader started: the idle timeout
+    /// counts from here.
+    idle_from: Instant,
+    /// When the first byte of the message being assembled arrived.
+    message_from: Instant,
+    /// When the last byte of the message being assembled arrived: the flush waits for
+    /// a quiet gap after it.
+    last_byte_at: Instant,
     limits: Limits,
     /// How the frame being read (or the last one) arrived.
     info: FrameInfo,
@@ -184,12 +231,17 @@ impl<S: Source> FrameReader<S> {
     /// `limits.idle`, such as a socket that inherited it from its listener. It saves a
     /// system call per connection.
     pub fn with_timeout_set(source: S, limits: Limits) -> Self {
+        let now = source.now();
         FrameReader {
             input: BufReader::with_capacity(limits.max_line.clamp(64, 4096), source),
             line: Vec::new(),
             overflow: false,
             eof: false,
             timeout: limits.idle,
+            read_at: now,
+            idle_from: now,
+            message_from: now,
+            last_byte_at: now,
             limits,
             info: FrameInfo::default(),
         }
@@ -207,6 +259,9 @@ impl<S: Source> FrameReader<S> {
     }
 
     /// Reads the next frame. `Ok(None)` is a clean end of stream.
+    ///
+    /// [`FrameError::Idle`] and [`FrameError::MessageTimeout`] end a wait; the caller
+    /// usually closes the connection then. Should it read on, the clocks start again.
     pub fn read_frame(&mut self) -> Result<Option<Frame<'_>>, FrameError> {
         self.line.clear();
         self.overflow = false;
@@ -219,23 +274,32 @@ impl<S: Source> FrameReader<S> {
             return Ok(None);
         }
         loop {
-            self.wait_for(if self.holding() {
-                Some(self.limits.flush_after)
-            } else {
-                self.limits.idle
-            })?;
-            let chunk = match self.input.fill_buf() {
-                Ok(chunk) => chunk,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if is_timeout(&e) => {
-                    if self.holding() {
+            // Bytes already buffered arrived with the last read, before any deadline we
+            // could check now: they are framed first. Deadlines are checked only before
+            // waiting for more.
+            let buffered = !self.input.buffer().is_empty();
+            if !buffered {
+                match self.wait_for_next_read()? {
+                    None => {}
+                    Some(Expired::Flush) => {
                         self.info.end = FrameEnd::Pause;
                         return Ok(Some(self.finish()));
                     }
-                    return Err(FrameError::Idle(self.limits.idle.unwrap_or_default()));
+                    Some(Expired::Message(limit)) => return Err(FrameError::MessageTimeout(limit)),
+                    Some(Expired::Idle(limit)) => return Err(FrameError::Idle(limit)),
                 }
+            }
+            match self.input.fill_buf() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The read timed out: the deadlines above say what that means.
+                Err(e) if is_timeout(&e) => continue,
                 Err(e) => return Err(e.into()),
-            };
+            }
+            if !buffered {
+                self.read_at = self.input.get_ref().now();
+            }
+            let chunk = self.input.buffer();
             if chunk.is_empty() {
                 self.eof = true;
                 self.info.end = FrameEnd::EndOfStream;
@@ -251,6 +315,13 @@ impl<S: Source> FrameReader<S> {
             // bytes is accepted whichever line end the sender uses. `finish` checks the
             // length again once the `\r` is gone.
             let room = self.limits.max_line.saturating_add(1);
+            if !body.is_empty() {
+                // Nothing held yet: this is the first byte of a message.
+                if !self.overflow && self.line.is_empty() {
+                    self.message_from = self.read_at;
+                }
+                self.last_byte_at = self.read_at;
+            }
             if !self.overflow && self.line.len() + body.len() <= room {
                 self.line.extend_from_slice(body);
             } else {
@@ -271,7 +342,69 @@ impl<S: Source> FrameReader<S> {
         self.overflow || !self.line.is_empty()
     }
 
+    /// Checks the deadlines before a read from the source, and sets the read timeout
+    /// to the nearest one. `Some` says which deadline has passed.
+    fn wait_for_next_read(&mut self) -> io::Result<Option<Expired>> {
+        let now = self.input.get_ref().now();
+        let deadline = if self.holding() {
+            let message = self
+                .limits
+                .message
+                .map(|limit| (self.message_from + limit, limit));
+            if let Some((deadline, limit)) = message
+                && now >= deadline
+            {
+                // The partial message is dropped, and the clocks start again.
+                self.line.clear();
+                self.overflow = false;
+                self.idle_from = now;
+                return Ok(Some(Expired::Message(limit)));
+            }
+            let flush = self.last_byte_at + self.limits.flush_after;
+            if now >= flush {
+                return Ok(Some(Expired::Flush));
+            }
+            Some(message.map_or(flush, |(deadline, _)| deadline.min(flush)))
+        } else {
+            match self.limits.idle {
+                Some(limit) if now >= self.idle_from + limit => {
+                    self.idle_from = now;
+                    return Ok(Some(Expired::Idle(limit)));
+                }
+                Some(limit) => Some(self.idle_from + limit),
+                None => None,
+            }
+        };
+        self.wait_until(deadline, now)?;
+        Ok(None)
+    }
+
+    /// Sets the read timeout so that the next read ends by `deadline` (`None`: never).
+    ///
+    /// The timeout already set is kept when it ends the read close enough to the
+    /// deadline: within 1/32 of the time left, either way. A read that ends a little
+    /// early simply comes back here; a little late costs at most 3% of the wait. So a
+    /// customer who buys one thing at a time costs no system call to move the deadline.
+    fn wait_until(&mut self, deadline: Option<Instant>, now: Instant) -> io::Result<()> {
+        let wanted = deadline.map(|d| d.saturating_duration_since(now).max(MIN_READ_TIMEOUT));
+        let close_enough = match (self.timeout, wanted) {
+            (None, None) => true,
+            (Some(have), Some(want)) => {
+                let slack = (want / 32).max(MIN_READ_TIMEOUT);
+                have.abs_diff(want) <= slack
+            }
+            _ => false,
+        };
+        if !close_enough {
+            self.input.get_mut().set_read_timeout(wanted)?;
+            self.timeout = wanted;
+        }
+        Ok(())
+    }
+
+    /// Ends the message being assembled; the idle timeout counts from now on.
     fn finish(&mut self) -> Frame<'_> {
+        self.idle_from = self.input.get_ref().now();
         if self.line.last() == Some(&b'\r') {
             self.line.pop();
         }
@@ -280,15 +413,10 @@ impl<S: Source> FrameReader<S> {
         }
         Frame::Message(&self.line)
     }
-
-    fn wait_for(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        if self.timeout != timeout {
-            self.input.get_mut().set_read_timeout(timeout)?;
-            self.timeout = timeout;
-        }
-        Ok(())
-    }
 }
+
+/// The shortest read timeout the framer sets: a zero timeout is invalid for a socket.
+const MIN_READ_TIMEOUT: Duration = Duration::from_millis(1);
 
 /// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
 pub fn is_timeout(e: &io::Error) -> bool {
@@ -392,33 +520,84 @@ mod tests {
     use super::*;
     use std::collections::VecDeque;
 
-    /// A scripted source: each entry is one `read` result. `None` is a read timeout.
+    /// One step of a [`Script`].
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// These bytes arrive now.
+        Bytes(Vec<u8>),
+        /// Nothing arrives before the read times out.
+        Timeout,
+        /// Nothing arrives for this long.
+        Wait(Duration),
+    }
+
+    /// A scripted source with its own clock, so deadlines are tested without sleeping.
+    /// A read returns the next bytes, or times out once the read timeout has passed on
+    /// the script's clock; at the end of the script it returns end of stream.
     struct Script {
-        steps: VecDeque<Option<Vec<u8>>>,
+        steps: VecDeque<Step>,
         timeouts: Vec<Option<Duration>>,
+        timeout: Option<Duration>,
+        start: Instant,
+        now: Instant,
     }
 
     impl Script {
+        /// Each entry is one `read` result: bytes, or `None` for a read timeout.
         fn new(steps: &[Option<&[u8]>]) -> Self {
+            Self::steps(
+                steps
+                    .iter()
+                    .map(|s| s.map_or(Step::Timeout, |b| Step::Bytes(b.to_vec())))
+                    .collect(),
+            )
+        }
+
+        fn steps(steps: Vec<Step>) -> Self {
+            let now = Instant::now();
             Script {
-                steps: steps.iter().map(|s| s.map(<[u8]>::to_vec)).collect(),
+                steps: steps.into(),
                 timeouts: Vec::new(),
+                timeout: None,
+                start: now,
+                now,
             }
+        }
+
+        /// Script time since the start.
+        fn elapsed(&self) -> Duration {
+            self.now - self.start
         }
     }
 
     impl Read for Script {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            match self.steps.pop_front() {
-                None => Ok(0),
-                Some(None) => Err(io::ErrorKind::WouldBlock.into()),
-                Some(Some(mut bytes)) => {
-                    let n = bytes.len().min(buf.len());
-                    buf[..n].copy_from_slice(&bytes[..n]);
-                    if n < bytes.len() {
-                        self.steps.push_front(Some(bytes.split_off(n)));
+            loop {
+                match self.steps.pop_front() {
+                    None => return Ok(0),
+                    Some(Step::Timeout) => {
+                        let timeout = self
+                            .timeout
+                            .expect("a read without a timeout never times out");
+                        self.now += timeout;
+                        return Err(io::ErrorKind::WouldBlock.into());
                     }
-                    Ok(n)
+                    Some(Step::Wait(d)) => match self.timeout {
+                        Some(t) if t <= d => {
+                            self.steps.push_front(Step::Wait(d - t));
+                            self.now += t;
+                            return Err(io::ErrorKind::WouldBlock.into());
+                        }
+                        _ => self.now += d,
+                    },
+                    Some(Step::Bytes(mut bytes)) => {
+                        let n = bytes.len().min(buf.len());
+                        buf[..n].copy_from_slice(&bytes[..n]);
+                        if n < bytes.len() {
+                            self.steps.push_front(Step::Bytes(bytes.split_off(n)));
+                        }
+                        return Ok(n);
+                    }
                 }
             }
         }
@@ -426,8 +605,14 @@ mod tests {
 
     impl Source for Script {
         fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+            assert!(timeout != Some(Duration::ZERO), "a zero timeout is invalid");
             self.timeouts.push(timeout);
+            self.timeout = timeout;
             Ok(())
+        }
+
+        fn now(&self) -> Instant {
+            self.now
         }
     }
 
@@ -436,6 +621,7 @@ mod tests {
         Msg(Vec<u8>),
         TooLong,
         Idle,
+        Slow,
     }
 
     fn frames<S: Source>(mut reader: FrameReader<S>) -> Vec<Got> {
@@ -446,6 +632,7 @@ mod tests {
                 Ok(Some(Frame::TooLong)) => out.push(Got::TooLong),
                 Ok(None) => return out,
                 Err(FrameError::Idle(_)) => out.push(Got::Idle),
+                Err(FrameError::MessageTimeout(_)) => out.push(Got::Slow),
                 Err(FrameError::Io(e)) => panic!("io error {e}"),
             }
         }
@@ -456,7 +643,141 @@ mod tests {
             max_line,
             flush_after: Duration::from_millis(200),
             idle: Some(Duration::from_secs(300)),
+            message: Some(Duration::from_secs(10)),
         }
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+    const SEC: Duration = Duration::from_secs(1);
+
+    /// `first` of quiet, then one `x` every `pace` for `total`.
+    fn trickle(first: Duration, pace: Duration, total: Duration) -> Vec<Step> {
+        let mut steps = vec![Step::Wait(first)];
+        let mut t = Duration::ZERO;
+        while t < total {
+            steps.push(Step::Bytes(b"x".to_vec()));
+            steps.push(Step::Wait(pace));
+            t += pace;
+        }
+        steps
+    }
+
+    #[test]
+    fn a_trickler_loses_its_message_at_the_deadline_whatever_its_pace() {
+        // Below the flush interval each byte would restart a per-read timeout forever.
+        // With a limit of 8 the message is past `max_line` after 9 bytes, and is held
+        // (as "too long") all the same.
+        for max_line in [8, 1024] {
+            for pace in [MS, 50 * MS, 150 * MS, 199 * MS] {
+                let steps = trickle(5 * SEC, pace, 60 * SEC);
+                let mut reader = FrameReader::new(Script::steps(steps), limits(max_line)).unwrap();
+                let got = reader.read_frame();
+                assert!(
+                    matches!(got, Err(FrameError::MessageTimeout(d)) if d == 10 * SEC),
+                    "pace {pace:?}, max_line {max_line}: {got:?}"
+                );
+                // The first byte came after 5 s of quiet; the message had 10 s from it.
+                let at = reader.get_ref().elapsed();
+                assert!(
+                    at >= 15 * SEC && at <= 15 * SEC + pace + 400 * MS,
+                    "pace {pace:?}, max_line {max_line}: cut at {at:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_slow_typist_above_the_flush_interval_sends_messages() {
+        let steps = trickle(SEC, 250 * MS, 3 * SEC);
+        let reader = FrameReader::new(Script::steps(steps), limits(8)).unwrap();
+        let got = frames(reader);
+        assert_eq!(got.len(), 12, "{got:?}");
+        assert!(got.iter().all(|g| *g == msg("x")), "{got:?}");
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
+    fn deadline_table() {
+        let b = |s: &str| Step::Bytes(s.as_bytes().to_vec());
+        let w = Step::Wait;
+        // (name, steps, frames, script time at the end)
+        let cases: Vec<(&str, Vec<Step>, Vec<Got>, Duration)> = vec![
+            (
+                "idle counts from the last complete message",
+                vec![w(299 * SEC), b("a\n"), w(299 * SEC), b("b\n"), w(301 * SEC)],
+                vec![msg("a"), msg("b"), Got::Idle],
+                898 * SEC,
+            ),
+            (
+                "idle counts from the start",
+                vec![w(301 * SEC), b("a\n")],
+                vec![Got::Idle, msg("a")],
+                301 * SEC,
+            ),
+            (
+                "a flushed message restarts the idle clock",
+                vec![w(100 * SEC), b("a"), w(301 * SEC)],
+                vec![msg("a"), Got::Idle],
+                400 * SEC + 200 * MS,
+            ),
+            (
+                "a message split by the network within the deadline is one message",
+                vec![b("ab"), w(100 * MS), b("c"), w(100 * MS), b("d\n")],
+                vec![msg("abcd")],
+                200 * MS,
+            ),
+            (
+                "a message begun late still gets its full deadline",
+                vec![
+                    w(299 * SEC),
+                    b("a"),
+                    w(150 * MS),
+                    b("b"),
+                    w(150 * MS),
+                    b("\n"),
+                ],
+                vec![msg("ab")],
+                299 * SEC + 300 * MS,
+            ),
+            (
+                "after a message timeout the clocks start again",
+                [trickle(SEC, 100 * MS, 12 * SEC), vec![w(SEC), b("ok\n")]].concat(),
+                vec![Got::Slow, Got::TooLong, msg("ok")],
+                14 * SEC,
+            ),
+        ];
+        for (name, steps, want, at) in cases {
+            let mut reader = FrameReader::new(Script::steps(steps), limits(8)).unwrap();
+            let mut got = Vec::new();
+            loop {
+                match reader.read_frame() {
+                    Ok(Some(Frame::Message(m))) => got.push(Got::Msg(m.to_vec())),
+                    Ok(Some(Frame::TooLong)) => got.push(Got::TooLong),
+                    Ok(None) => break,
+                    Err(FrameError::Idle(_)) => got.push(Got::Idle),
+                    Err(FrameError::MessageTimeout(_)) => got.push(Got::Slow),
+                    Err(FrameError::Io(e)) => panic!("{name}: {e}"),
+                }
+            }
+            assert_eq!(got, want, "{name}");
+            let end = reader.get_ref().elapsed();
+            assert!(
+                end.abs_diff(at) <= at / 32 + MS,
+                "{name}: ended at {end:?}, want {at:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_customer_who_buys_one_thing_at_a_time_moves_no_timeout() {
+        let mut steps = Vec::new();
+        for _ in 0..50 {
+            steps.push(Step::Wait(2 * SEC));
+            steps.push(Step::Bytes(b"a\n".to_vec()));
+        }
+        let mut reader = FrameReader::new(Script::steps(steps), limits(8)).unwrap();
+        while let Ok(Some(_)) = reader.read_frame() {}
+        assert_eq!(reader.get_ref().timeouts, [Some(300 * SEC)]);
     }
 
     fn msg(s: &str) -> Got {

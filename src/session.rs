@@ -92,6 +92,11 @@ pub enum Reply {
     Busy,
     /// Sent to a customer who said nothing for this many seconds.
     Idle(u64),
+    /// Sent to a customer whose message was still unfinished after this many seconds.
+    MessageTimeout(u64),
+    /// Sent instead of a greeting when this many customers from the same address are
+    /// already in the shop.
+    TooManyFromAddress(usize),
     /// Sent to every customer when the server shuts down.
     Closing,
     /// The ledger could not record a purchase: nothing was sold or charged.
@@ -103,7 +108,13 @@ impl Reply {
     pub fn closes(&self) -> bool {
         matches!(
             self,
-            Reply::Bye | Reply::ShopFull | Reply::Busy | Reply::Idle(_) | Reply::Closing
+            Reply::Bye
+                | Reply::ShopFull
+                | Reply::Busy
+                | Reply::Idle(_)
+                | Reply::MessageTimeout(_)
+                | Reply::TooManyFromAddress(_)
+                | Reply::Closing
         )
     }
 }
@@ -135,6 +146,14 @@ impl fmt::Display for Reply {
             Reply::ShopFull => f.write_str("抱歉,本店客满了,请稍后再来。"),
             Reply::Busy => f.write_str("抱歉,服务器忙,请稍后再来。"),
             Reply::Idle(secs) => write!(f, "您已经 {secs} 秒没有说话了,连接将关闭,欢迎下次光临。"),
+            Reply::MessageTimeout(secs) => write!(
+                f,
+                "抱歉,您的消息 {secs} 秒还没有发完,连接将关闭,欢迎下次光临。"
+            ),
+            Reply::TooManyFromAddress(limit) => write!(
+                f,
+                "抱歉,您这个地址已经有 {limit} 个连接在本店了,请先关闭一些再来。"
+            ),
             Reply::Closing => f.write_str("本店打烊了,欢迎下次光临"),
             Reply::NotRecorded => {
                 f.write_str("抱歉,这笔购买没能记入账本,没有成交也没有扣款,请稍后再试。")
@@ -316,6 +335,8 @@ mod tests {
             (Reply::Idle(5), true),
             (Reply::ShopFull, true),
             (Reply::Busy, true),
+            (Reply::MessageTimeout(10), true),
+            (Reply::TooManyFromAddress(64), true),
             (Reply::NotRecorded, false),
             (Reply::Unknown, false),
             (Reply::Menu(String::new()), false),

@@ -100,11 +100,64 @@ fn bad_catalogs_are_refused_naming_file_and_line() {
             "more than 2 decimals",
         ),
         (
-            "three decimals as a string",
-            item("瓜子", "\"4.505\""),
+            "a price given as text",
+            item("瓜子", "4.5") + &item("西瓜", "\"4.5\""),
+            &[],
+            7,
+            "price must be a number like 4.5, not the text \"4.5\": write it without quotes",
+        ),
+        (
+            "a price given as other text",
+            item("瓜子", "\"四块五\""),
             &[],
             3,
-            "more than 2 decimals",
+            "not the text \"四块五\"",
+        ),
+        (
+            "a comma in a name (the greeting separates items with it)",
+            item("瓜子,西瓜", "1"),
+            &[],
+            2,
+            "contains `,`",
+        ),
+        (
+            "brackets in a name (the greeting puts prices in them)",
+            item("瓜子", "4.5") + &item("西瓜(1)", "1"),
+            &[],
+            6,
+            "contains `(`",
+        ),
+        (
+            "a closing bracket",
+            item("大)", "1"),
+            &[],
+            2,
+            "contains `)`",
+        ),
+        ("a colon", item("今日:瓜子", "1"), &[], 2, "contains `:`"),
+        ("a full stop", item("瓜子。", "1"), &[], 2, "contains `。`"),
+        ("a tab", item("瓜\\t子", "1"), &[], 2, "control character"),
+        (
+            "a bell",
+            item("瓜子\\u0007", "1"),
+            &[],
+            2,
+            "control character",
+        ),
+        ("only spaces", item("   ", "1"), &[], 2, "only whitespace"),
+        (
+            "only an ideographic space",
+            item("\\u3000", "1"),
+            &[],
+            2,
+            "only whitespace",
+        ),
+        (
+            "[goods] instead of [[goods]]",
+            "[goods]\nname = \"瓜子\"\nprice = 4.5\n".to_string(),
+            &[],
+            1,
+            "write `[[goods]]` (two pairs) before each item",
         ),
         (
             "an emoji over GBK",
@@ -167,20 +220,25 @@ fn a_goods_file_that_cannot_be_read_is_refused() {
     let dir = temp_dir();
     let missing = dir.join("missing.toml");
     let missing = missing.to_str().unwrap();
-    refused(
+    let error = refused(
         &["--goods", missing, "--port", "0"],
         &[
             missing,
             "cannot read goods file",
-            "No such file or directory",
+            "No such file or directory (os error 2)",
         ],
     );
+    // The OS error is said once, not once per layer of the error chain.
+    assert_eq!(error.matches("No such file").count(), 1, "{error}");
     // A directory where the file should be. (File permissions cannot be used: the
     // tests may run as root, who can read anything.)
     let as_dir = dir.to_str().unwrap();
     refused(
         &["--goods", as_dir, "--port", "0"],
-        &[as_dir, "cannot read goods file", "directory"],
+        &[
+            as_dir,
+            "cannot read goods file: it is a directory, not a regular file",
+        ],
     );
     // A goods file saved in GBK by an editor on Windows is not UTF-8 TOML.
     let gbk_file = dir.join("gbk.toml");
@@ -193,6 +251,73 @@ fn a_goods_file_that_cannot_be_read_is_refused() {
         &["--goods", gbk_file, "--port", "0"],
         &[&format!("{gbk_file}:2: "), "not UTF-8", "save it as UTF-8"],
     );
+}
+
+/// Runs `refused` and checks it took well under the 10 s `run_to_exit` allows: these are
+/// the cases that used to hang or eat memory.
+fn refused_quickly(args: &[&str], parts: &[&str]) {
+    let started = Instant::now();
+    refused(args, parts);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+}
+
+#[test]
+fn only_a_regular_file_is_read_as_goods() {
+    let dir = temp_dir();
+    // A FIFO nobody writes to: opening it for reading would wait for a writer forever.
+    let fifo = dir.join("goods.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap();
+    refused_quickly(
+        &["--goods", fifo, "--port", "0"],
+        &[fifo, "it is a FIFO (named pipe), not a regular file"],
+    );
+    // An endless device: reading it would eat memory until the machine ran out.
+    refused_quickly(
+        &["--goods", "/dev/zero", "--port", "0"],
+        &["/dev/zero: cannot read goods file: it is a device, not a regular file"],
+    );
+    // A FIFO called goods.toml in the working directory is not skipped silently either.
+    let workdir = temp_dir();
+    let made = Command::new("mkfifo")
+        .arg(workdir.join("goods.toml"))
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_shop-server"))
+        .args(["--port", "0"])
+        .current_dir(&workdir)
+        .output()
+        .expect("run shop-server");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("goods.toml: cannot read goods file: it is a FIFO"),
+        "{stderr}"
+    );
+    // A regular file over the size limit is refused without being read (sparse: it
+    // takes no disk space).
+    let big = dir.join("big.toml");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(snack_shop::catalog::MAX_FILE_BYTES + 1))
+        .expect("make a sparse file");
+    let big = big.to_str().unwrap();
+    refused_quickly(
+        &["--goods", big, "--port", "0"],
+        &[big, "goods file is larger than 16777216 bytes"],
+    );
+    // After all that, a good file serves a fresh customer.
+    let server = ShopServer::start(&[]);
+    let mut c = Customer::connect(server.addr);
+    assert_eq!(c.read_line(), GREETING);
+    assert_eq!(c.ask("瓜子"), "购买成功,余额 -4.5");
 }
 
 #[test]

@@ -132,6 +132,9 @@ fn auto_sells_every_gb2312_character_to_gbk_and_utf8_customers() {
         if ch.is_whitespace() {
             continue; // U+3000: no item can be called that (names are trimmed)
         }
+        if snack_shop::catalog::FORBIDDEN_IN_NAMES.contains(&ch) {
+            continue; // 。: the greeting's punctuation, refused in names
+        }
         let name = ch.to_string();
         if std::str::from_utf8(&gbk(&name)).is_ok() {
             valid_utf8_as_gbk += 1;

@@ -251,7 +251,14 @@ fn failed_accepts_back_off_and_serving_resumes_when_descriptors_free_up() {
     const CUSTOMERS: usize = 150;
     let goods = shipped_goods();
     let mut server = ShopServer::start_raw(
-        &["--goods", goods.to_str().unwrap(), "--thread-cache", "0"],
+        &[
+            "--goods",
+            goods.to_str().unwrap(),
+            "--thread-cache",
+            "0",
+            "--max-per-ip",
+            "1000",
+        ],
         Some("ulimit -n 64;"),
     );
     // The kernel completes every handshake (they queue in the listen backlog), but the

@@ -76,6 +76,7 @@ fn frames<S: Source>(source: S, max_line: usize) -> Vec<Option<Vec<u8>>> {
             Ok(Some(Frame::TooLong)) => all.push(None),
             Ok(None) => return all,
             Err(FrameError::Idle(_)) => panic!("no idle timeout was set"),
+            Err(FrameError::MessageTimeout(_)) => panic!("in-memory bytes arrive at once"),
             Err(FrameError::Io(e)) => panic!("in-memory read failed: {e}"),
         }
     }
@@ -198,7 +199,7 @@ fn shop_of(items: &[(u64, Option<u64>)]) -> Shop {
     for (i, (fen, stock)) in items.iter().enumerate() {
         let _ = write!(
             toml,
-            "[[goods]]\nname = \"商品{i}\"\nprice = \"{}\"\n",
+            "[[goods]]\nname = \"商品{i}\"\nprice = {}\n",
             Price(*fen)
         );
         if let Some(stock) = stock {

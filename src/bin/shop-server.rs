@@ -21,7 +21,7 @@ use snack_shop::codec::WireEncoding;
 use snack_shop::ledger::{self, Durability};
 use snack_shop::live::Hub;
 use snack_shop::logger::{self, Output};
-use snack_shop::protocol::MAX_LINE;
+use snack_shop::protocol::{MAX_LINE, MESSAGE_TIMEOUT};
 use snack_shop::reload::Reloader;
 use snack_shop::server::{self, Config, Server};
 use snack_shop::shop::{Shop, sales_report};
@@ -92,10 +92,25 @@ struct Args {
     #[arg(long, env = "SHOP_MAX_CLIENTS", default_value_t = server::DEFAULT_MAX_CLIENTS)]
     max_clients: usize,
 
+    /// Most customers served at once from one IP address; the next one from that
+    /// address is told so. The default, 64, never turns away a class on their own
+    /// machines, and even fits a class of 50 behind one NAT address, while one machine
+    /// running a script can take at most 64 of the 1024 seats. Load tests from one
+    /// machine (loopback) must raise it.
+    #[arg(long, env = "SHOP_MAX_PER_IP", default_value_t = server::DEFAULT_MAX_PER_IP, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    max_per_ip: usize,
+
     /// Seconds a customer may stay silent before being told so and disconnected
     /// (0 = never).
     #[arg(long, env = "SHOP_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
     idle_timeout: u64,
+
+    /// Seconds one message may take from its first byte to its end (1 to 3600). A
+    /// customer whose message is still unfinished after this long is told so and
+    /// disconnected, so a script that trickles bytes cannot hold a seat. The idle
+    /// timeout counts from the last complete message, not from the last byte.
+    #[arg(long, env = "SHOP_MESSAGE_TIMEOUT", default_value_t = MESSAGE_TIMEOUT.as_secs(), value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    message_timeout: u64,
 
     /// Seconds one reply may take to send. A customer that never reads fills its
     /// socket buffer; after this long its connection is dropped and its thread freed.
@@ -220,8 +235,10 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     let config = Config {
         wire: args.encoding,
         max_clients: args.max_clients,
+        max_per_ip: args.max_per_ip,
         // 0 means "never": `Server::new` reads a zero idle timeout as none.
         idle_timeout: Some(Duration::from_secs(args.idle_timeout)),
+        message_timeout: Some(Duration::from_secs(args.message_timeout)),
         write_timeout: Duration::from_secs(args.write_timeout.max(1)),
         thread_cache: args.thread_cache,
         max_line: args.max_line,

@@ -4,8 +4,9 @@
 //! customers at once?"): blocking `std::net` with one thread per connection, for the
 //! connection's whole life. Three additions make it hold up in a real classroom:
 //!
-//! - **Seats** (the `seats` module). At most `max_clients` customers are served at once.
-//!   A seat is a guard that frees itself when dropped, so no code path can leak one.
+//! - **Seats** (the `seats` module). At most `max_clients` customers are served at once,
+//!   and at most `max_per_ip` from one address. A seat is a guard that frees itself when
+//!   dropped, so no code path can leak one.
 //! - **A thread cache** (the `threads` module). When a customer leaves, the thread parks
 //!   for a while and is handed the next accepted connection, instead of exiting (as
 //!   MySQL's `thread_cache_size` does). Spawning a thread costs more than serving a short
@@ -14,7 +15,6 @@
 //!   closing a listener does not wake a blocked `accept` on Linux), shuts down the read
 //!   side of every live connection so its thread says goodbye, and wakes parked threads.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,6 +36,9 @@ use crate::shop::Shop;
 mod seats;
 mod threads;
 
+pub use seats::DEFAULT_MAX_PER_IP;
+use seats::{Live, NoSeat};
+
 use threads::Job;
 
 /// Default for `--max-clients`: enough for a school, few enough that a runaway script
@@ -52,7 +55,16 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Default stack for connection threads. The session needs only a few KiB; a small
 /// stack keeps 10,000 idle customers within a few dozen MiB.
-pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+///
+/// Unoptimized (debug) builds get 256 KiB: there encoding_rs's GBK decoder alone puts
+/// about 51 KiB on the stack, and 64 KiB overflowed (aborting the whole process) as
+/// soon as a message took the decode-hint path. A stack is reserved address space;
+/// only the pages a thread touches cost memory.
+pub const DEFAULT_STACK_SIZE: usize = if cfg!(debug_assertions) {
+    256 * 1024
+} else {
+    64 * 1024
+};
 
 /// Default for `--thread-cache`: how many idle threads wait for the next customer.
 pub const DEFAULT_THREAD_CACHE: usize = 64;
@@ -79,8 +91,14 @@ pub struct Config {
     pub wire: WireEncoding,
     /// Most customers served at once.
     pub max_clients: usize,
+    /// Most customers served at once from one IP address (at least 1).
+    pub max_per_ip: usize,
     /// Close customers silent for this long; `None` (or zero) never does.
     pub idle_timeout: Option<Duration>,
+    /// Longest time from the first byte of a message to its end; `None` (or zero) has
+    /// no limit. A partial message older than this is answered and the connection
+    /// closed, so a trickler cannot hold a seat.
+    pub message_timeout: Option<Duration>,
     /// Longest time one reply may take to write.
     pub write_timeout: Duration,
     /// Most idle threads kept for the next customer; 0 disables the cache.
@@ -100,7 +118,9 @@ impl Default for Config {
         Config {
             wire: WireEncoding::default(),
             max_clients: DEFAULT_MAX_CLIENTS,
+            max_per_ip: DEFAULT_MAX_PER_IP,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            message_timeout: Some(protocol::MESSAGE_TIMEOUT),
             write_timeout: WRITE_TIMEOUT,
             thread_cache: DEFAULT_THREAD_CACHE,
             parked_lifetime: PARKED_THREAD_LIFETIME,
@@ -125,8 +145,9 @@ struct Context {
     stopping: AtomicBool,
     /// Where to connect to wake the accept loop.
     wake_addr: SocketAddr,
-    /// Live connections by id, so shutdown can reach them. Its size is the seat count.
-    live: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// Live connections by seat id, so shutdown can reach them, and the seats taken
+    /// per address.
+    live: Mutex<Live>,
     /// Seat ids.
     next_id: AtomicU64,
     /// Worker thread numbers, shown in the logs so reuse is visible.
@@ -147,10 +168,13 @@ impl Server {
     ///
     /// The listener is made blocking, and on Linux it gets the options every customer's
     /// socket needs, since accepted sockets inherit them there. An idle timeout of zero means
-    /// none, as `--idle-timeout 0` does; a zero write timeout counts as one millisecond.
+    /// none, as `--idle-timeout 0` does (and so for the message timeout); a zero write
+    /// timeout counts as one millisecond, and a zero `max_per_ip` as one.
     pub fn new(listener: TcpListener, shop: Shop, mut config: Config) -> io::Result<Server> {
         config.idle_timeout = config.idle_timeout.filter(|t| !t.is_zero());
+        config.message_timeout = config.message_timeout.filter(|t| !t.is_zero());
         config.write_timeout = config.write_timeout.max(Duration::from_millis(1));
+        config.max_per_ip = config.max_per_ip.max(1);
         let wake_addr = wake_address(listener.local_addr()?);
         // Blocking std::net is the design; a non-blocking listener would make `run` spin.
         listener.set_nonblocking(false)?;
@@ -166,7 +190,7 @@ impl Server {
                 config,
                 stopping: AtomicBool::new(false),
                 wake_addr,
-                live: Mutex::new(HashMap::new()),
+                live: Mutex::new(Live::default()),
                 next_id: AtomicU64::new(0),
                 next_worker: AtomicU64::new(1),
                 parked: Mutex::new(Vec::new()),
@@ -236,7 +260,7 @@ impl Handle {
 
     /// Customers connected right now.
     pub fn connected(&self) -> usize {
-        self.ctx.lock_live().len()
+        self.ctx.lock_live().streams.len()
     }
 
     /// Threads parked in the cache right now.
@@ -249,13 +273,25 @@ impl Context {
     /// Gives an accepted customer a seat and a thread, or a polite refusal.
     fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
         let stream = Arc::new(stream);
-        let Some(seat) = self.take_seat(&stream) else {
-            info!(
-                "{peer} turned away: all {} seats taken",
-                self.config.max_clients
-            );
-            self.refuse(&stream, peer, &Reply::ShopFull);
-            return;
+        let seat = match self.take_seat(&stream, peer.ip()) {
+            Ok(seat) => seat,
+            Err(NoSeat::Full) => {
+                info!(
+                    "{peer} turned away: all {} seats taken",
+                    self.config.max_clients
+                );
+                self.refuse(&stream, peer, &Reply::ShopFull);
+                return;
+            }
+            Err(NoSeat::AddressFull) => {
+                let limit = self.config.max_per_ip;
+                info!(
+                    "{peer} turned away: {limit} connections from {} already",
+                    peer.ip()
+                );
+                self.refuse(&stream, peer, &Reply::TooManyFromAddress(limit));
+                return;
+            }
         };
         let job = Job {
             stream,
@@ -304,6 +340,7 @@ impl Context {
         let limits = Limits {
             max_line: self.config.max_line,
             idle: self.config.idle_timeout,
+            message: self.config.message_timeout,
             ..Limits::default()
         };
         let mut session = Session::new(self.shop.clone(), self.config.wire, self.config.max_line)
@@ -352,17 +389,17 @@ impl Context {
     /// After the accept loop has stopped: tell every customer, wake parked threads, and
     /// wait a moment for the goodbyes to go out.
     fn close_all(&self) {
-        for stream in self.lock_live().values() {
+        for stream in self.lock_live().streams.values() {
             // Their threads read end-of-stream, see `stopping` and say goodbye.
             let _ = stream.shutdown(std::net::Shutdown::Read);
         }
         // Dropping the senders wakes every parked thread, which then exits.
         self.lock_parked().clear();
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while !self.lock_live().is_empty() && Instant::now() < deadline {
+        while !self.lock_live().streams.is_empty() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }
-        let left = self.lock_live().len();
+        let left = self.lock_live().streams.len();
         if left > 0 {
             warn!("{left} connections still open at shutdown");
         }

@@ -1,48 +1,96 @@
-//! Seats: how many customers are served at once.
+//! Seats: how many customers are served at once, in all and from one address.
 //!
 //! A seat is a guard ([`Seat`]) that frees itself when dropped, so no code path can leak
 //! one. The live map behind it (seat id to socket) is also how shutdown reaches every
-//! connected customer.
+//! connected customer. The same guard holds one of its address's seats, so a script on
+//! one machine cannot take every seat of the shop (`--max-per-ip`).
 
 use std::collections::HashMap;
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
 use super::Context;
 
+/// Default for `--max-per-ip`. A classroom gives each student a machine of their own,
+/// so any class is far below it; even a class of 50 behind one NAT address (one
+/// connection each) still fits. One machine, however, gets at most a sixteenth of the
+/// default 1024 seats, so it takes sixteen machines running scripts to fill the shop.
+pub const DEFAULT_MAX_PER_IP: usize = 64;
+
+/// Everything the seats guard: the live connections, and how many come from each
+/// address. Both change together, under one lock.
+#[derive(Default)]
+pub(super) struct Live {
+    /// Live connections by seat id. Its size is the seat count.
+    pub(super) streams: HashMap<u64, Arc<TcpStream>>,
+    /// Seats taken per address; an address with none has no entry.
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// Why a customer got no seat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NoSeat {
+    /// Every seat of the shop is taken.
+    Full,
+    /// Every seat its address may have is taken.
+    AddressFull,
+}
+
 /// A seat for one live customer. Dropping it frees the seat.
 pub(super) struct Seat {
     ctx: Arc<Context>,
     id: u64,
+    ip: IpAddr,
 }
 
 impl Context {
-    pub(super) fn lock_live(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+    pub(super) fn lock_live(&self) -> MutexGuard<'_, Live> {
         // A panic elsewhere cannot leave the map half-updated, so a poisoned lock is
         // still safe to use.
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn take_seat(self: &Arc<Self>, stream: &Arc<TcpStream>) -> Option<Seat> {
+    pub(super) fn take_seat(
+        self: &Arc<Self>,
+        stream: &Arc<TcpStream>,
+        ip: IpAddr,
+    ) -> Result<Seat, NoSeat> {
+        // An IPv4 customer of a dual-stack listener shows up as ::ffff:a.b.c.d; it is
+        // the same machine as a.b.c.d.
+        let ip = ip.to_canonical();
         let mut live = self.lock_live();
-        if live.len() >= self.config.max_clients {
-            return None;
+        if live.streams.len() >= self.config.max_clients {
+            return Err(NoSeat::Full);
         }
+        let from_ip = live.per_ip.entry(ip).or_insert(0);
+        if *from_ip >= self.config.max_per_ip {
+            return Err(NoSeat::AddressFull);
+        }
+        *from_ip += 1;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        live.insert(id, stream.clone());
-        Some(Seat {
+        live.streams.insert(id, stream.clone());
+        Ok(Seat {
             ctx: self.clone(),
             id,
+            ip,
         })
     }
 }
 
 impl Drop for Seat {
     fn drop(&mut self) {
+        let mut live = self.ctx.lock_live();
+        if let Some(n) = live.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                live.per_ip.remove(&self.ip);
+            }
+        }
         // Taken out first, so the socket (if this was the last handle) closes after the
         // lock is released: no I/O under the lock.
-        let stream = self.ctx.lock_live().remove(&self.id);
+        let stream = live.streams.remove(&self.id);
+        drop(live);
         drop(stream);
     }
 }

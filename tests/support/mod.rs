@@ -272,7 +272,11 @@ pub struct Customer {
 impl Customer {
     /// Connects without reading anything.
     pub fn connect(addr: SocketAddr) -> Customer {
-        let stream = TcpStream::connect(addr).expect("connect to shop-server");
+        Self::from_stream(TcpStream::connect(addr).expect("connect to shop-server"))
+    }
+
+    /// A customer on an already connected stream, without reading anything.
+    pub fn from_stream(stream: TcpStream) -> Customer {
         stream
             .set_read_timeout(Some(READ_TIMEOUT))
             .expect("set timeout");

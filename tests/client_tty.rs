@@ -1,0 +1,258 @@
+//! `shop-client` in a real pseudo-terminal: line editing of Chinese text, history,
+//! Tab completion, messages arriving while the user types, and the endings.
+#![cfg(unix)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::wait::WaitStatus;
+use rexpect::session::PtySession;
+
+use support::ShopServer;
+
+const LEFT: &str = "\x1b[D";
+const UP: &str = "\x1b[A";
+const END: &str = "\x1b[F";
+const BACKSPACE: &str = "\x7f";
+
+/// rexpect reads the terminal byte by byte as Latin-1: a UTF-8 needle must be spelled
+/// the same way to be found.
+fn bytes(text: &str) -> String {
+    text.bytes().map(char::from).collect()
+}
+
+/// Waits for `want` (UTF-8 text) on the screen.
+fn expect(p: &mut PtySession, want: &str) {
+    if let Err(e) = p.exp_string(&bytes(want)) {
+        panic!("no {want:?} on screen: {e}");
+    }
+}
+
+/// Starts shop-client on a pseudo-terminal, connected to `addr`.
+fn client(addr: SocketAddr) -> PtySession {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shop-client"));
+    cmd.arg(addr.to_string()).env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
+    expect(&mut p, "请问您需要什么?");
+    p
+}
+
+/// Types `keys` as one burst and waits for `want` on the screen.
+fn type_and_expect(p: &mut PtySession, keys: &str, want: &str) {
+    p.send(keys).unwrap();
+    p.flush().unwrap();
+    if let Err(e) = p.exp_string(&bytes(want)) {
+        panic!("after typing {keys:?}, no {want:?} on screen: {e}");
+    }
+}
+
+/// Waits for the client to exit and returns its exit code.
+fn exit_code(p: &PtySession) -> i32 {
+    match p.process().wait().expect("wait") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("client did not exit normally: {other:?}"),
+    }
+}
+
+#[test]
+fn left_arrow_and_backspace_edit_chinese_text_that_is_then_bought() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    // 矿水, back over 水, insert 泉: 矿泉水.
+    type_and_expect(
+        &mut p,
+        &format!("矿水{LEFT}泉{END}\r"),
+        "购买成功,余额 -2.5",
+    );
+    // 西瓜瓜, Backspace over the wide 瓜: 西瓜.
+    type_and_expect(
+        &mut p,
+        &format!("西瓜瓜{BACKSPACE}\r"),
+        "购买成功,余额 -4.5",
+    );
+    p.send_control('d').unwrap();
+    expect(&mut p, "您已离开商店");
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn up_recalls_the_last_line() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    type_and_expect(&mut p, "西瓜\r", "余额 -2");
+    type_and_expect(&mut p, &format!("{UP}\r"), "余额 -4");
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn tab_completes_an_item_name_from_the_greeting() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    type_and_expect(&mut p, "矿\t\r", "购买成功,余额 -2.5");
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn ctrl_d_leaves_with_the_right_notice_and_exit_code() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    p.send_control('d').unwrap();
+    expect(&mut p, "【提示】您已离开商店,连接已关闭。");
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn ctrl_c_clears_typed_text_then_leaves_at_an_empty_prompt() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    p.send("西瓜").unwrap();
+    p.flush().unwrap();
+    thread::sleep(Duration::from_millis(200));
+    p.send_control('c').unwrap();
+    // Had 西瓜 stayed, this would be 西瓜瓜子, which the shop does not sell.
+    type_and_expect(&mut p, "瓜子\r", "购买成功,余额 -4.5");
+    p.send_control('c').unwrap();
+    expect(&mut p, "您已离开商店");
+    assert_eq!(exit_code(&p), 0);
+}
+
+/// A server that greets, and after the client has started typing, says something
+/// unasked; then echoes each line back.
+fn chatty_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all("目前商店还有:瓜子(1)。请问您需要什么?\r\n".as_bytes())
+            .unwrap();
+        thread::sleep(Duration::from_millis(1500));
+        conn.write_all("通知:西瓜特价\r\n".as_bytes()).unwrap();
+        let mut lines = BufReader::new(conn.try_clone().unwrap());
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+            let _ = conn.write_all(format!("收到[{}]\r\n", line.trim_end()).as_bytes());
+            line.clear();
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_message_while_typing_leaves_the_line_intact() {
+    let addr = chatty_server();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shop-client"));
+    cmd.args([&addr.to_string(), "--encoding", "utf-8"])
+        .env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+    expect(&mut p, "请问您需要什么?");
+    p.send("西").unwrap();
+    p.flush().unwrap();
+    expect(&mut p, "通知:西瓜特价");
+    type_and_expect(&mut p, "瓜\r", "收到[西瓜]");
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn a_server_that_dies_mid_session_is_reported_and_exits_nonzero() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    p.send("西瓜").unwrap(); // typed, not sent
+    p.flush().unwrap();
+    thread::sleep(Duration::from_millis(200));
+    server.send_signal("KILL");
+    expect(&mut p, "服务器没有道别就关闭了连接");
+    assert_eq!(exit_code(&p), 3);
+}
+
+#[test]
+fn escape_sequences_from_the_server_are_shown_not_obeyed() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let _ = conn.write_all(b"\x1b]0;pwned\x07\x1b[2J title and clear\r\n");
+        thread::sleep(Duration::from_secs(5));
+    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shop-client"));
+    cmd.arg(addr.to_string()).env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+    thread::sleep(Duration::from_millis(1000));
+    p.send_control('d').unwrap();
+    let screen = p.exp_eof().expect("client exits");
+    assert!(
+        screen.contains("\\x1B]0;pwned\\x07\\x1B[2J title and clear"),
+        "{screen:?}"
+    );
+    assert!(!screen.contains("\x1b]0;"), "the title was set: {screen:?}");
+    assert!(
+        !screen.contains("\x1b[2J"),
+        "the screen was cleared: {screen:?}"
+    );
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn invalid_utf8_from_the_terminal_is_called_that_and_not_sent() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    // 西瓜 from a terminal set to GBK.
+    let mut tty = p.process().get_file_handle().unwrap();
+    tty.write_all(b"\xce\xf7\xb9\xcf\r").unwrap();
+    expect(&mut p, "终端发来的不是有效的 UTF-8");
+    p.send("西瓜\r").unwrap();
+    p.flush().unwrap();
+    // The first purchase is this 西瓜, and nothing was answered before it.
+    let earlier = p.exp_string(&bytes("余额 -2\r\n")).unwrap();
+    assert!(
+        !earlier.contains(&bytes("抱歉")),
+        "something was sent: {earlier}"
+    );
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+/// Runs shop-client under bash in a pty with `pipe` after it (e.g. `| cat`, which
+/// makes stdout a pipe and so the plain loop), then reads one line in bash: whatever
+/// was typed but not sent while the client ran must not be in it.
+fn typed_ahead_is_not_left_for_the_shell(pipe: &str) {
+    let server = ShopServer::start(&[]);
+    let script = format!(
+        "\"$0\" {} {pipe}; echo \"[exit $?]\"; read -r -t 5 x; echo \"LEFT<$x>\"",
+        server.addr
+    );
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_shop-client"))
+        .env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+    expect(&mut p, "请问您需要什么?");
+    p.send("abc").unwrap(); // typed, never sent
+    p.flush().unwrap();
+    thread::sleep(Duration::from_millis(300));
+    server.send_signal("KILL");
+    expect(&mut p, "[exit ");
+    thread::sleep(Duration::from_millis(300));
+    p.send("zz\r").unwrap();
+    p.flush().unwrap();
+    let (_, left) = p.exp_regex("LEFT<[^>]*>").unwrap();
+    assert_eq!(left, "LEFT<zz>", "typed-ahead text reached the shell");
+}
+
+#[test]
+fn typed_ahead_text_does_not_land_in_the_shell_with_line_editing() {
+    typed_ahead_is_not_left_for_the_shell("");
+}
+
+#[test]
+fn typed_ahead_text_does_not_land_in_the_shell_without_line_editing() {
+    typed_ahead_is_not_left_for_the_shell("| cat");
+}

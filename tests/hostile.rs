@@ -1,0 +1,237 @@
+//! Hostile customers against the real `shop-server`, as a student with a script would
+//! try them: tricklers that send one byte at a time below the flush interval (with or
+//! without passing `--max-line`), one address taking every seat (`--max-per-ip`), and
+//! a `拜拜` followed by a flood of bytes.
+//!
+//! After each abuse, a fresh customer is served correctly.
+
+mod support;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
+use support::{Customer, GREETING, ShopServer, assert_quiet_log, gbk};
+
+const TOO_SLOW_1: &str = "抱歉,您的消息 1 秒还没有发完,连接将关闭,欢迎下次光临。";
+const FULL: &str = "抱歉,本店客满了,请稍后再来。";
+
+/// A fresh customer is greeted, can buy, and says goodbye.
+fn fresh_customer_is_served(server: &ShopServer, item: &str, reply: &str) {
+    let mut c = server.customer();
+    assert_eq!(c.ask(item), reply, "fresh customer buying {item}");
+    assert_eq!(c.ask("拜拜"), "欢迎下次光临");
+    c.expect_closed();
+}
+
+/// Sends `first`, then one `x` every `pace` on `stream`, until a write fails or `stop`
+/// is set. Returns the moment the first byte went out.
+fn trickle(
+    stream: &TcpStream,
+    first: &[u8],
+    pace: Duration,
+    stop: Arc<AtomicBool>,
+) -> (Instant, thread::JoinHandle<()>) {
+    let mut stream = stream.try_clone().expect("clone stream");
+    stream.write_all(first).expect("first bytes");
+    let started = Instant::now();
+    let handle = thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            thread::sleep(pace);
+            if stream.write_all(b"x").is_err() {
+                return;
+            }
+        }
+    });
+    (started, handle)
+}
+
+/// Tricklers at `pace`, one for every seat, each starting with `first`: each is told its
+/// message took too long and is closed within the message timeout (1 s) plus a generous
+/// margin; then the seats are free again.
+fn tricklers_lose_their_seats(first: &[u8], pace: Duration, extra_args: &[&str]) {
+    const SEATS: usize = 6;
+    let mut args = vec![
+        "--max-clients",
+        "6",
+        "--message-timeout",
+        "1",
+        "--idle-timeout",
+        "60",
+    ];
+    args.extend_from_slice(extra_args);
+    let server = ShopServer::start(&args);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tricklers: Vec<(Customer, Instant, thread::JoinHandle<()>)> = (0..SEATS)
+        .map(|_| {
+            let c = server.customer();
+            let (started, handle) = trickle(&c.stream, first, pace, stop.clone());
+            (c, started, handle)
+        })
+        .collect();
+    // Every seat is taken while they trickle.
+    let mut turned_away = Customer::connect(server.addr);
+    assert_eq!(turned_away.read_line(), FULL);
+    turned_away.expect_closed();
+
+    for (i, (c, started, _)) in tricklers.iter_mut().enumerate() {
+        assert_eq!(c.read_line(), TOO_SLOW_1, "trickler {i}");
+        let took = started.elapsed();
+        // 1 s of message timeout; the rest is margin for a slow, noisy CI machine.
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+            "trickler {i} cut after {took:?}"
+        );
+        c.expect_closed();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for (_, _, handle) in tricklers {
+        handle.join().expect("trickler thread");
+    }
+    assert!(
+        server.wait_for_log("left (message too slow)", Duration::from_secs(5)),
+        "{}",
+        server.stderr()
+    );
+    // The seats are free again.
+    fresh_customer_is_served(&server, "西瓜", "购买成功,余额 -2");
+    let log = server.stderr();
+    assert_eq!(
+        log.matches("left (message too slow)").count(),
+        SEATS,
+        "{log}"
+    );
+    assert_quiet_log(&log, "tricklers");
+}
+
+#[test]
+fn tricklers_below_the_flush_interval_lose_their_seats() {
+    // One byte every 150 ms: below the 200 ms flush interval, so no message ever
+    // completes, and each byte would restart a per-read timeout.
+    tricklers_lose_their_seats(b"x", Duration::from_millis(150), &[]);
+}
+
+#[test]
+fn a_fast_trickler_loses_its_seat_too() {
+    tricklers_lose_their_seats(b"x", Duration::from_millis(20), &[]);
+}
+
+#[test]
+fn a_trickler_past_max_line_loses_its_seat() {
+    // 40 bytes at once are past `--max-line 16`; the rest of the over-long message
+    // trickles in below the flush interval.
+    tricklers_lose_their_seats(
+        &[b'y'; 40],
+        Duration::from_millis(150),
+        &["--max-line", "16"],
+    );
+}
+
+#[test]
+fn a_slow_message_within_the_deadline_is_served() {
+    // A message split over several segments, each well within the flush interval and
+    // the whole within the message timeout, is one message.
+    let server = ShopServer::start(&["--message-timeout", "2"]);
+    let mut c = server.customer();
+    let bytes = gbk("西瓜\n");
+    for b in &bytes {
+        c.send_raw(&[*b]);
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(c.read_line(), "购买成功,余额 -2");
+    assert_eq!(c.ask("拜拜"), "欢迎下次光临");
+    c.expect_closed();
+    fresh_customer_is_served(&server, "瓜子", "购买成功,余额 -4.5");
+}
+
+/// A TCP connection to `addr` from the local address `from` (say 127.0.0.2), so one
+/// test can act as several machines.
+fn connect_from(from: &str, addr: SocketAddr) -> Customer {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let local: SocketAddr = format!("{from}:0").parse().expect("local address");
+    socket
+        .bind(&local.into())
+        .expect("bind to a loopback address");
+    socket.connect(&addr.into()).expect("connect");
+    Customer::from_stream(socket.into())
+}
+
+#[test]
+fn max_per_ip_keeps_one_machine_from_taking_every_seat() {
+    let server = ShopServer::start(&["--max-per-ip", "3", "--max-clients", "10"]);
+    const TOO_MANY: &str = "抱歉,您这个地址已经有 3 个连接在本店了,请先关闭一些再来。";
+    // Machine A takes its three seats; its fourth connection is turned away.
+    let mut a: Vec<Customer> = (0..3)
+        .map(|_| {
+            let mut c = connect_from("127.0.0.2", server.addr);
+            assert_eq!(c.read_line(), GREETING);
+            c
+        })
+        .collect();
+    let mut extra = connect_from("127.0.0.2", server.addr);
+    assert_eq!(extra.read_line(), TOO_MANY);
+    extra.expect_closed();
+    // Machine B is served all the same, up to its own three.
+    let mut b: Vec<Customer> = (0..3)
+        .map(|_| {
+            let mut c = connect_from("127.0.0.3", server.addr);
+            assert_eq!(c.read_line(), GREETING);
+            c
+        })
+        .collect();
+    let mut extra = connect_from("127.0.0.3", server.addr);
+    assert_eq!(extra.read_line(), TOO_MANY);
+    extra.expect_closed();
+    assert_eq!(b[0].ask("西瓜"), "购买成功,余额 -2");
+
+    // When one of A's customers leaves, A has a seat again: the guard freed it.
+    assert_eq!(a[0].ask("拜拜"), "欢迎下次光临");
+    a[0].expect_closed();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut again = loop {
+        let mut c = connect_from("127.0.0.2", server.addr);
+        let first = c.read_line();
+        if first == GREETING {
+            break c;
+        }
+        assert_eq!(first, TOO_MANY);
+        assert!(Instant::now() < deadline, "A's seat was never freed");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(again.ask("瓜子"), "购买成功,余额 -4.5");
+    // A customer who vanishes (a reset, no goodbye) frees the seat as well.
+    drop(a.remove(1));
+    drop(b.remove(0));
+
+    // And 127.0.0.1 is a third address, served as a fresh customer.
+    fresh_customer_is_served(&server, "西瓜", "购买成功,余额 -2");
+    let log = server.stderr();
+    assert_eq!(
+        log.matches("turned away: 3 connections from").count(),
+        2,
+        "{log}"
+    );
+    assert_quiet_log(&log, "max-per-ip");
+}
+
+#[test]
+fn goodbye_followed_by_64_kib_still_arrives() {
+    let server = ShopServer::start(&[]);
+    for round in 0..3 {
+        let mut c = server.customer();
+        assert_eq!(c.ask("西瓜"), "购买成功,余额 -2", "round {round}");
+        // The goodbye and, in the same write, 64 KiB the server will never read as
+        // messages: closing with them unread would reset the connection.
+        let mut bytes = gbk("拜拜\n");
+        bytes.extend(std::iter::repeat_n(b'z', 64 * 1024));
+        c.send_raw(&bytes);
+        assert_eq!(c.read_line(), "欢迎下次光临", "round {round}");
+        c.expect_closed();
+    }
+    fresh_customer_is_served(&server, "西瓜", "购买成功,余额 -2");
+    assert_quiet_log(&server.stderr(), "goodbye and 64 KiB");
+}
