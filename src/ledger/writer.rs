@@ -15,6 +15,12 @@
 //! and half the shop's rate); a chain of wake-ups from customer to customer was
 //! slower still.
 //!
+//! When nobody is committing, nobody is waiting and the last commit carried a single
+//! sale, as with one customer, the customer's own thread commits its sale at once
+//! instead of handing it over: a hop
+//! to the writer and back costs two wake-ups, which on a busy machine dwarf the
+//! commit itself.
+//!
 //! A failed commit fails every sale in it (none of them is kept: the transaction rolls
 //! back). The writer logs the first failure of a burst, and one line when commits work
 //! again, not a line per customer.
@@ -50,6 +56,8 @@ pub struct Recorder {
 
 struct Shared {
     queue: Mutex<Queue>,
+    /// The ledger, used by whoever commits (see [`Queue::committing`]).
+    ledger: Mutex<Store>,
     /// Signalled when a sale is queued while the writer sleeps, or on close.
     work: Condvar,
     /// Signalled when the writer takes the queue, making room.
@@ -64,15 +72,63 @@ struct Queue {
     batch: Batch,
     /// The writer is waiting for work (so a new sale must wake it).
     writer_idle: bool,
+    /// A commit is under way, by the writer or by a customer's thread. One at a time:
+    /// the queue fills meanwhile, and the writer takes it once this is over.
+    committing: bool,
+    /// Sales in the last commit. Only after a commit of one sale (few customers) does a
+    /// customer's thread commit its own: under load, a lone commit squeezed in between
+    /// the writer's batches would cost a whole commit for one sale.
+    last_batch: usize,
     /// No more sales are taken; the writer commits what is queued and stops.
     closed: bool,
+}
+
+/// The ledger and the failure count of the current burst of failures.
+struct Store {
+    ledger: Box<dyn Ledger>,
+    name: String,
+    /// Purchases that failed since the last successful commit.
+    failed: u64,
+}
+
+impl Store {
+    /// Commits `sales`, logging the first failure of a burst and the recovery.
+    fn commit(&mut self, sales: &[SaleRecord]) -> bool {
+        match self.ledger.record(sales) {
+            Ok(()) => {
+                if self.failed > 0 {
+                    info!(
+                        "ledger {}: recording sales again; {} purchases could not be recorded",
+                        self.name, self.failed
+                    );
+                    self.failed = 0;
+                }
+                true
+            }
+            Err(e) => {
+                if self.failed == 0 {
+                    warn!(
+                        "{e}: cannot record sales; those customers are told and their stock goes back (logged once until recording works again)"
+                    );
+                }
+                self.failed += sales.len() as u64;
+                false
+            }
+        }
+    }
 }
 
 impl Recorder {
     /// Starts the writer thread, which owns `ledger` from now on.
     pub fn start(ledger: Box<dyn Ledger>) -> io::Result<Recorder> {
+        let name = ledger.describe();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
+            ledger: Mutex::new(Store {
+                ledger,
+                name,
+                failed: 0,
+            }),
             work: Condvar::new(),
             room: Condvar::new(),
             thread: Mutex::new(None),
@@ -80,7 +136,7 @@ impl Recorder {
         let writer = Arc::clone(&shared);
         let handle = thread::Builder::new()
             .name("ledger".into())
-            .spawn(move || write_loop(&writer, ledger))?;
+            .spawn(move || write_loop(&writer))?;
         *lock(&shared.thread) = Some(handle);
         Ok(Recorder { shared })
     }
@@ -104,14 +160,42 @@ impl Recorder {
             if queue.closed {
                 return Err(NotRecorded);
             }
+            if !queue.committing && queue.sales.is_empty() && queue.last_batch <= 1 {
+                queue.committing = true;
+                drop(queue);
+                return self.commit_here(sale);
+            }
             queue.sales.push(sale);
-            if queue.writer_idle {
+            if queue.writer_idle && !queue.committing {
                 queue.writer_idle = false;
                 self.shared.work.notify_one();
             }
             Arc::clone(&queue.batch)
         };
         if *batch.wait() {
+            Ok(())
+        } else {
+            Err(NotRecorded)
+        }
+    }
+
+    /// Commits one sale on the caller's thread; `committing` is already set.
+    fn commit_here(&self, sale: SaleRecord) -> Result<(), NotRecorded> {
+        // Clears `committing` and hands over what queued meanwhile, also if the
+        // ledger panics: otherwise the writer would wait for this commit forever.
+        struct Done<'a>(&'a Shared);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                let mut queue = lock(&self.0.queue);
+                queue.committing = false;
+                if !queue.sales.is_empty() && queue.writer_idle {
+                    queue.writer_idle = false;
+                    self.0.work.notify_one();
+                }
+            }
+        }
+        let _done = Done(&self.shared);
+        if lock(&self.shared.ledger).commit(std::slice::from_ref(&sale)) {
             Ok(())
         } else {
             Err(NotRecorded)
@@ -135,47 +219,31 @@ impl Recorder {
 }
 
 /// The writer thread: take everything queued, commit it, release the batch, repeat.
-fn write_loop(shared: &Shared, mut ledger: Box<dyn Ledger>) {
+fn write_loop(shared: &Shared) {
     // If this thread ever ends (closed, or a panic inside the ledger), whoever is still
     // queued is told the sale failed, and no one waits forever.
     let _guard = FailQueued(shared);
-    let name = ledger.describe();
     let mut sales = Vec::new();
-    let mut failed = 0u64;
     loop {
         let batch = {
             let mut queue = lock(&shared.queue);
-            while queue.sales.is_empty() {
-                if queue.closed {
+            while queue.sales.is_empty() || queue.committing {
+                if queue.closed && queue.sales.is_empty() {
                     return;
                 }
                 queue.writer_idle = true;
                 queue = shared.work.wait(queue).unwrap_or_else(|e| e.into_inner());
             }
             queue.writer_idle = false;
+            queue.committing = true;
+            queue.last_batch = queue.sales.len();
             mem::swap(&mut queue.sales, &mut sales);
             shared.room.notify_all();
             mem::take(&mut queue.batch)
         };
-        let result = ledger.record(&sales);
-        let _ = batch.set(result.is_ok());
-        match result {
-            Ok(()) if failed > 0 => {
-                info!(
-                    "ledger {name}: recording sales again; {failed} purchases could not be recorded"
-                );
-                failed = 0;
-            }
-            Ok(()) => {}
-            Err(e) => {
-                if failed == 0 {
-                    warn!(
-                        "{e}: cannot record sales; those customers are told and their stock goes back (logged once until recording works again)"
-                    );
-                }
-                failed += sales.len() as u64;
-            }
-        }
+        let committed = lock(&shared.ledger).commit(&sales);
+        lock(&shared.queue).committing = false;
+        let _ = batch.set(committed);
         sales.clear();
     }
 }
