@@ -145,7 +145,7 @@ USAGE:
     loadgen compare [--runs 3] [--secs 3] [--modes pingpong,session,hold]
                     [--server target/release/shop-server] [--goods benches/unlimited.toml]
                     [--hold 10000] [--python] [--clients 1,64,256]
-                    [--servers shop,floor,floor_cached,python,ledger,ledger_full]
+                    [--servers shop,floor,floor_cached,python,shop_web,ledger,ledger_full]
     loadgen pingpong --addr 127.0.0.1:PORT [--clients 64] [--secs 3] [--label NAME]
     loadgen session  --addr 127.0.0.1:PORT [--loops 8] [--secs 3] [--label NAME]
     loadgen hold     --addr 127.0.0.1:PORT [--conns 10000] [--secs 3] [--pid PID] [--label NAME]
@@ -158,6 +158,8 @@ alternated (each round starting one server later) for --runs rounds and prints o
 line (medians and shop/reference ratios) per mode and client count.
 Configurations: pingpong with 1, 64 and 256 customers, session with 8 loops,
 hold with --hold connections. --python adds benches/shop_threading.py.
+--clients picks the pingpong customer counts. shop_web is the shop with --web on and
+a viewer polling /api/state as the page does; its summary has shop_web_vs_shop.
 
 hold keeps the connections for --secs and reads the server's RSS from
 /proc/PID/status (without --pid the RSS fields are null). It needs
@@ -1199,7 +1201,8 @@ mod compare {
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
     use std::str::FromStr;
-    use std::sync::mpsc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, mpsc};
     use std::thread;
     use std::time::Duration;
 
@@ -1207,6 +1210,9 @@ mod compare {
     use crate::args::Args;
     use crate::load;
     use crate::report::{Json, Mode, RunReport, median};
+
+    /// Customers per pingpong configuration.
+    const PINGPONG_CLIENTS: [usize; 3] = [1, 64, 256];
 
     /// Concurrent loops in the session configuration.
     const SESSION_LOOPS: usize = 8;
@@ -1233,6 +1239,9 @@ mod compare {
     /// The Python peer, relative to the repository root.
     const PYTHON_SERVER: &str = "benches/shop_threading.py";
 
+    /// How often the viewer of `shop_web` fetches the state: what the page does.
+    const VIEWER_POLL: Duration = Duration::from_millis(500);
+
     /// A server implementation to benchmark.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     enum ServerKind {
@@ -1240,6 +1249,8 @@ mod compare {
         Floor,
         FloorCached,
         Python,
+        /// The shop with its live view on (`--web`) and the page open.
+        ShopWeb,
         /// The shop with a ledger, `--sync normal`.
         Ledger,
         /// The shop with a ledger, `--sync full`.
@@ -1253,6 +1264,7 @@ mod compare {
                 ServerKind::Floor => "floor",
                 ServerKind::FloorCached => "floor_cached",
                 ServerKind::Python => "python",
+                ServerKind::ShopWeb => "shop_web",
                 ServerKind::Ledger => "ledger",
                 ServerKind::LedgerFull => "ledger_full",
             }
@@ -1268,6 +1280,7 @@ mod compare {
                 ServerKind::Floor,
                 ServerKind::FloorCached,
                 ServerKind::Python,
+                ServerKind::ShopWeb,
                 ServerKind::Ledger,
                 ServerKind::LedgerFull,
             ]
@@ -1275,17 +1288,6 @@ mod compare {
             .find(|kind| kind.name() == s)
             .ok_or_else(|| format!("unknown server `{s}`"))
         }
-    }
-
-    /// Parses a comma-separated list of numbers.
-    fn list_of(text: &str) -> std::result::Result<Vec<usize>, String> {
-        text.split(',')
-            .map(|item| {
-                item.trim()
-                    .parse()
-                    .map_err(|_| format!("bad number `{item}`"))
-            })
-            .collect()
     }
 
     /// Parses a comma-separated list.
@@ -1318,7 +1320,16 @@ mod compare {
             let shop = args.value("--server", PathBuf::from("target/release/shop-server"))?;
             let goods = args.value("--goods", PathBuf::from("benches/unlimited.toml"))?;
             let hold = args.value("--hold", DEFAULT_HOLD)?;
-            let clients = list_of(&args.value("--clients", "1,64,256".to_string())?)?;
+            let default_clients = PINGPONG_CLIENTS.map(|n| n.to_string()).join(",");
+            let clients = args
+                .value("--clients", default_clients)?
+                .split(',')
+                .map(|n| {
+                    n.trim()
+                        .parse::<usize>()
+                        .map_err(|e| format!("--clients: {e}"))
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             args.finish()?;
             if runs == 0 || secs.is_nan() || secs <= 0.0 {
                 return Err("--runs and --secs must be positive".into());
@@ -1340,6 +1351,8 @@ mod compare {
     struct ServerProcess {
         child: Child,
         addr: SocketAddr,
+        /// Set on drop to stop the viewer of `shop_web`.
+        viewer_stop: Arc<AtomicBool>,
         /// Dropped after the child is killed (fields drop after `Drop::drop`).
         _ledger: Option<Ledger>,
     }
@@ -1378,7 +1391,10 @@ mod compare {
         fn start(kind: ServerKind, options: &Options) -> Result<ServerProcess> {
             let mut ledger = None;
             let mut command = match kind {
-                ServerKind::Shop | ServerKind::Ledger | ServerKind::LedgerFull => {
+                ServerKind::Shop
+                | ServerKind::ShopWeb
+                | ServerKind::Ledger
+                | ServerKind::LedgerFull => {
                     let mut command = Command::new(&options.shop);
                     command
                         .args(["--port", "0", "--goods"])
@@ -1387,7 +1403,10 @@ mod compare {
                         // Every client of a benchmark comes from one address, loopback.
                         .args(["--max-per-ip", &SHOP_MAX_CLIENTS.to_string()])
                         .args(["--idle-timeout", &SHOP_IDLE_TIMEOUT_SECS.to_string()]);
-                    if kind != ServerKind::Shop {
+                    if kind == ServerKind::ShopWeb {
+                        command.args(["--web", "127.0.0.1:0"]);
+                    }
+                    if matches!(kind, ServerKind::Ledger | ServerKind::LedgerFull) {
                         let file = Ledger::fresh();
                         let sync = if kind == ServerKind::Ledger {
                             "normal"
@@ -1425,18 +1444,22 @@ mod compare {
                 child,
                 addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 _ledger: ledger,
+                viewer_stop: Arc::new(AtomicBool::new(false)),
             };
             let stdout = stdout.ok_or("child has no stdout")?;
 
             // Read the first line on a helper thread (so a silent server
             // cannot hang us), then keep draining stdout so the server
             // never blocks on a full pipe.
+            let lines = if kind == ServerKind::ShopWeb { 2 } else { 1 };
             let (first_line, receive) = mpsc::channel();
             thread::spawn(move || {
                 let mut stdout = BufReader::new(stdout);
-                let mut line = String::new();
-                let read = stdout.read_line(&mut line).map(|_| line);
-                let _ = first_line.send(read);
+                for _ in 0..lines {
+                    let mut line = String::new();
+                    let read = stdout.read_line(&mut line).map(|_| line);
+                    let _ = first_line.send(read);
+                }
                 let _ = io::copy(&mut stdout, &mut io::sink());
             });
             let line = match receive.recv_timeout(STARTUP_TIMEOUT) {
@@ -1456,12 +1479,52 @@ mod compare {
                     kind.name()
                 )
             })?;
+            if kind == ServerKind::ShopWeb {
+                let line = match receive.recv_timeout(STARTUP_TIMEOUT) {
+                    Ok(Ok(line)) => line,
+                    _ => return Err("shop_web did not print its live view line".into()),
+                };
+                let view = line
+                    .trim()
+                    .strip_prefix("live view on http://")
+                    .and_then(|rest| rest.split('/').next())
+                    .and_then(|addr| addr.parse().ok())
+                    .ok_or_else(|| format!("shop_web: unexpected live view line {line:?}"))?;
+                let stop = server.viewer_stop.clone();
+                thread::spawn(move || view_page(view, &stop));
+            }
             Ok(server)
+        }
+    }
+
+    /// The page, open for the whole run: loads it once, then fetches the state every
+    /// [`VIEWER_POLL`], as the page's script does, until `stop` is set.
+    fn view_page(addr: SocketAddr, stop: &AtomicBool) {
+        let get = |path: &str| -> io::Result<usize> {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(addr)?;
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n")?;
+            let mut body = Vec::new();
+            stream.read_to_end(&mut body)?;
+            Ok(body.len())
+        };
+        let _ = get("/");
+        while !stop.load(Ordering::Relaxed) {
+            match get("/api/state") {
+                // The server is killed at the end of a run, maybe mid-request.
+                Err(err) if !stop.load(Ordering::Relaxed) => {
+                    eprintln!("loadgen: viewer of shop_web: {err}");
+                }
+                _ => {}
+            }
+            thread::sleep(VIEWER_POLL);
         }
     }
 
     impl Drop for ServerProcess {
         fn drop(&mut self) {
+            self.viewer_stop.store(true, Ordering::Relaxed);
             // Errors mean the child is already gone, which is what we want.
             let _ = self.child.kill();
             let _ = self.child.wait();
@@ -1739,10 +1802,21 @@ mod compare {
                 continue;
             }
             let reference = medians(reports);
+            // The shop with its live view is compared the other way round: how much of
+            // the shop's throughput it keeps.
+            let web = *kind == ServerKind::ShopWeb;
+            let ratio_of = |shop: f64, reference: f64| {
+                let (top, bottom) = if web {
+                    (reference, shop)
+                } else {
+                    (shop, reference)
+                };
+                (bottom != 0.0).then(|| top / bottom)
+            };
             let mut ratios = Json::object();
             for (i, metric) in metrics.iter().enumerate().filter(|(_, m)| m.ratio) {
                 let ratio = match (shop[i], reference[i]) {
-                    (Some(shop), Some(reference)) if reference != 0.0 => Some(shop / reference),
+                    (Some(shop), Some(reference)) => ratio_of(shop, reference),
                     _ => None,
                 };
                 ratios = ratios.num(metric.name, ratio, 3);
@@ -1751,13 +1825,18 @@ mod compare {
                 let paired = by_round
                     .iter()
                     .filter_map(|round| match (round[shop_index?], round[index]) {
-                        (Some(shop), Some(reference)) if reference != 0.0 => Some(shop / reference),
+                        (Some(shop), Some(reference)) => ratio_of(shop, reference),
                         _ => None,
                     })
                     .collect();
                 ratios = ratios.num("ops_per_sec_paired", median(paired), 3);
             }
-            json = json.obj(&format!("shop_vs_{}", kind.name()), ratios);
+            let name = if web {
+                "shop_web_vs_shop".to_string()
+            } else {
+                format!("shop_vs_{}", kind.name())
+            };
+            json = json.obj(&name, ratios);
         }
         json.finish()
     }

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::{debug, info, log_enabled};
 
-use crate::catalog::Price;
 use crate::codec::{self, Charset, Phrase, WireEncoding};
 use crate::live::Tap;
 use crate::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
@@ -48,8 +47,10 @@ impl fmt::Display for End {
 /// Turns replies into text and sends each as one line.
 ///
 /// It reuses one text buffer for the whole connection. The reply to a purchase, by far
-/// the most frequent, skips text formatting and most encoding: a fixed prefix whose
-/// bytes are computed once per process, then the running total in ASCII digits.
+/// the most frequent, skips text formatting and encoding: a fixed prefix whose bytes are
+/// computed once per process, then the running total as ASCII digits, written by
+/// `Price::push_ascii` without `fmt` (both showed in the instruction count,
+/// docs/BENCHMARKS.md).
 pub struct ReplyWriter<W: Sink> {
     lines: LineWriter<W>,
     text: String,
@@ -70,11 +71,12 @@ impl<W: Sink> ReplyWriter<W> {
     /// Sends one reply line in `charset`. A reply that ends the conversation is the
     /// last line, which may wait in the socket until the close.
     pub fn send(&mut self, reply: &Reply, charset: Charset) -> io::Result<()> {
-        self.text.clear();
         if let Reply::Bought { spent } = reply {
-            push_price(&mut self.text, *spent);
-            return self.lines.write_phrase_line(&BOUGHT, &self.text, charset);
+            return self
+                .lines
+                .write_phrase_line(&BOUGHT, charset, |ascii| spent.push_ascii(ascii));
         }
+        self.text.clear();
         if let Reply::Greeting(greeting) = reply {
             // Shared bytes, not a per-customer copy: with a big catalog the greeting
             // is megabytes (issue 10, item 8).
@@ -99,18 +101,9 @@ impl<W: Sink> ReplyWriter<W> {
     }
 }
 
-/// Appends `price` as its `Display` text, without the formatting machinery (it showed
-/// in the purchase path's instruction count, docs/BENCHMARKS.md).
-fn push_price(text: &mut String, price: Price) {
-    let mut bytes = std::mem::take(text).into_bytes();
-    price.push_ascii(&mut bytes);
-    // `push_ascii` appends only ASCII digits and a dot, so this is always valid text.
-    *text = String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-}
-
 /// Runs one conversation: greets, then answers every message until the customer leaves,
-/// goes quiet, or `closing` is set and the read side is shut down.
+/// goes quiet, or `closing` is set. Once it is, the next message (or the end of the
+/// stream, when the read side is shut down) gets the goodbye instead of an answer.
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
 /// [`crate::protocol::is_disconnect`] for the errors that are just a vanished customer.
@@ -141,6 +134,12 @@ pub fn converse_tapped<S: Source, W: Sink>(
     loop {
         reader.decoded = None;
         let (reply, charset) = match frames.read_frame() {
+            // Once the shop has closed, no message is answered, so no purchase succeeds:
+            // the customer gets the goodbye instead (a pipelined flood included).
+            Ok(Some(_)) if closing.load(Ordering::Acquire) => {
+                out.send(&Reply::Closing, reader.current)?;
+                return Ok(End::ShopClosing);
+            }
             Ok(Some(Frame::Message(bytes))) => reader.answer(bytes, session, peer),
             Ok(Some(Frame::TooLong)) => (session.handle(Request::TooLong), reader.current),
             Ok(None) if closing.load(Ordering::Acquire) => {
@@ -155,7 +154,9 @@ pub fn converse_tapped<S: Source, W: Sink>(
                 return Ok(End::Idle);
             }
             Err(FrameError::MessageTimeout(after)) => {
-                out.send(&Reply::MessageTimeout(after.as_secs()), reader.current)?;
+                let reply = Reply::MessageTimeout(after.as_secs());
+                tap.cut_off(&reply);
+                out.send(&reply, reader.current)?;
                 return Ok(End::MessageTimeout);
             }
             Err(FrameError::Io(e)) => return Err(e),
@@ -200,6 +201,8 @@ impl MessageReader {
     }
 
     /// Answers one message; returns the reply and the charset it goes out in.
+    // Inlined into the loop: it runs once per purchase, the hot path.
+    #[inline(always)]
     fn answer(
         &mut self,
         bytes: &[u8],
@@ -294,7 +297,7 @@ impl MessageReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Catalog, EMBEDDED};
+    use crate::catalog::{Catalog, EMBEDDED, Price};
     use crate::protocol::Limits;
     use crate::shop::Shop;
 
@@ -385,6 +388,14 @@ mod tests {
                 "shutdown says goodbye",
                 WireEncoding::Gbk,
                 Vec::new(),
+                true,
+                gbk(&format!("{GREETING}本店打烊了,欢迎下次光临\r\n")),
+                End::ShopClosing,
+            ),
+            (
+                "after the shop closes no message is answered, so nothing is sold",
+                WireEncoding::Gbk,
+                gbk("西瓜\n西瓜\n"),
                 true,
                 gbk(&format!("{GREETING}本店打烊了,欢迎下次光临\r\n")),
                 End::ShopClosing,

@@ -32,7 +32,8 @@
 //! - [`connection`]: the loop that wires those together for one connection, and turns
 //!   each reply into a line.
 //! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
-//!   and the live map, its `threads` submodule the thread cache and the workers.
+//!   and the live map (seats in all and per address), its `threads` submodule the thread
+//!   cache and the workers, its `linger` submodule the lingering close.
 //! - [`client`]: the terminal client. The server side's layers have client twins here:
 //!   `client::frame` cuts the server's bytes into bounded messages (the client's only
 //!   raw-byte framing), `client::sanitize` makes them safe for a terminal, and

@@ -465,17 +465,27 @@ impl<W: Sink> LineWriter<W> {
         self.send()
     }
 
-    /// Sends a line made of a fixed `head`, encoded once per process, and a `tail`, and
-    /// flushes. The purchase reply, by far the most frequent line, is sent this way.
+    /// Sends a line made of a fixed `head`, encoded once per process, and a tail of
+    /// ASCII bytes that `ascii_tail` appends (ASCII is the same in every charset, so it
+    /// needs no encoder), and flushes. The purchase reply, by far the most frequent line,
+    /// is sent this way: the prefix, then the running total from `Price::push_ascii`.
     pub fn write_phrase_line(
         &mut self,
         head: &codec::Phrase,
-        tail: &str,
         charset: Charset,
+        ascii_tail: impl FnOnce(&mut Vec<u8>),
     ) -> io::Result<()> {
         self.bytes.clear();
         self.bytes.extend_from_slice(head.encoded(charset));
-        encode_line(tail, charset, &mut self.bytes);
+        let tail = self.bytes.len();
+        ascii_tail(&mut self.bytes);
+        if !self.bytes[tail..].is_ascii() {
+            // Not what the caller promised: mark it rather than send bytes that may not
+            // be valid in `charset`.
+            self.bytes.truncate(tail);
+            self.bytes.push(b'?');
+        }
+        self.bytes.extend_from_slice(EOL);
         self.send()
     }
 
@@ -958,15 +968,17 @@ mod tests {
     }
 
     #[test]
-    fn a_phrase_line_is_head_and_tail_encoded() {
+    fn a_phrase_line_is_the_encoded_head_and_an_ascii_tail() {
         static HEAD: codec::Phrase = codec::Phrase::new("购买成功,余额 -");
         for charset in [Charset::Gbk, Charset::Utf8] {
             let mut out = LineWriter::new(Vec::new());
-            out.write_phrase_line(&HEAD, "6.5", charset).unwrap();
-            out.write_phrase_line(&HEAD, "西瓜", charset).unwrap();
+            out.write_phrase_line(&HEAD, charset, |b| b.extend_from_slice(b"6.5"))
+                .unwrap();
+            out.write_phrase_line(&HEAD, charset, |b| b.extend_from_slice("西瓜".as_bytes()))
+                .unwrap();
             let mut want = Vec::new();
             encode_line("购买成功,余额 -6.5", charset, &mut want);
-            encode_line("购买成功,余额 -西瓜", charset, &mut want);
+            encode_line("购买成功,余额 -?", charset, &mut want);
             assert_eq!(out.into_inner(), want, "{charset}");
         }
     }

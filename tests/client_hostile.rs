@@ -73,9 +73,10 @@ fn flood(mb: usize, line_len: Option<usize>) -> FloodRun {
     let pid = child.id();
     let stdin = child.stdin.take().unwrap(); // open: the user has not left
     let mut out = child.stdout.take().unwrap();
-    // Leave stdout unread for a while: the client must stop reading, not buffer.
+    // Leave stdout unread for a while (long enough for an unbounded queue to pass
+    // the limit, as measured): the client must stop reading, not buffer.
     let mut peak_kib = 0;
-    for _ in 0..10 {
+    for _ in 0..25 {
         thread::sleep(Duration::from_millis(100));
         peak_kib = peak_kib.max(status_kib(pid, "VmRSS:"));
     }

@@ -18,6 +18,7 @@ use support::ShopServer;
 const LEFT: &str = "\x1b[D";
 const UP: &str = "\x1b[A";
 const END: &str = "\x1b[F";
+const HOME: &str = "\x1b[H";
 const BACKSPACE: &str = "\x7f";
 
 /// rexpect reads the terminal byte by byte as Latin-1: a UTF-8 needle must be spelled
@@ -91,10 +92,40 @@ fn up_recalls_the_last_line() {
 }
 
 #[test]
+fn ctrl_r_finds_an_earlier_line_and_home_moves_to_the_start() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    type_and_expect(&mut p, "矿泉水\r", "余额 -2.5");
+    type_and_expect(&mut p, "瓜子\r", "余额 -7");
+    // Ctrl-R 矿: back to 矿泉水 past the later 瓜子.
+    p.send_control('r').unwrap();
+    type_and_expect(&mut p, "矿\r", "余额 -9.5");
+    // 瓜, Home, 西: 西瓜.
+    type_and_expect(&mut p, &format!("瓜{HOME}西\r"), "余额 -11.5");
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
 fn tab_completes_an_item_name_from_the_greeting() {
     let server = ShopServer::start(&[]);
     let mut p = client(server.addr);
     type_and_expect(&mut p, "矿\t\r", "购买成功,余额 -2.5");
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn tab_completes_an_item_name_learned_from_the_menu() {
+    let toml = "[[goods]]\nname = \"可乐\"\nprice = 3\nstock = 1\n\n\
+                [[goods]]\nname = \"西瓜\"\nprice = 2\n";
+    let server = ShopServer::with_goods(toml, &[]);
+    // Someone buys the last 可乐, so the greeting no longer lists it; the menu does.
+    let mut other = server.customer();
+    assert!(other.ask("可乐").starts_with("购买成功"));
+    let mut p = client(server.addr);
+    type_and_expect(&mut p, "菜单\r", "可乐 3元 已卖完");
+    type_and_expect(&mut p, "可\t\r", "抱歉,可乐已经卖完了");
     p.send_control('d').unwrap();
     assert_eq!(exit_code(&p), 0);
 }
@@ -255,4 +286,68 @@ fn typed_ahead_text_does_not_land_in_the_shell_with_line_editing() {
 #[test]
 fn typed_ahead_text_does_not_land_in_the_shell_without_line_editing() {
     typed_ahead_is_not_left_for_the_shell("| cat");
+}
+
+/// The process's resident memory high-water mark in KiB.
+fn peak_kib(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_flood_on_a_terminal_that_is_not_read_keeps_memory_bounded() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let line = "x".repeat(999) + "\n";
+        let chunk = line.repeat(1024);
+        // Lines until the client goes away (at most 1 GB).
+        for _ in 0..1000 {
+            if conn.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    // A pty whose master nobody reads at first: the terminal is "paused".
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shop-client"))
+        .args([&addr.to_string(), "--encoding", "utf-8"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    thread::sleep(Duration::from_secs(2));
+    let paused = peak_kib(pid);
+    // Now read the terminal for a while: the flood moves, memory stays put.
+    let mut master = std::fs::File::from(pty.master);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut shown = 0usize;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        shown += master.read(&mut buf).unwrap();
+    }
+    let peak = peak_kib(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        shown > 1 << 20,
+        "the flood did not move: {shown} bytes shown"
+    );
+    assert!(
+        paused < 64 * 1024,
+        "grew to {paused} KiB while the terminal was paused"
+    );
+    assert!(peak < 64 * 1024, "grew to {peak} KiB");
 }

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -229,9 +229,56 @@ fn goodbye_followed_by_64_kib_still_arrives() {
         let mut bytes = gbk("拜拜\n");
         bytes.extend(std::iter::repeat_n(b'z', 64 * 1024));
         c.send_raw(&bytes);
+        if round == 2 {
+            // A customer slow to read: the server lingers meanwhile.
+            thread::sleep(Duration::from_millis(300));
+        }
         assert_eq!(c.read_line(), "欢迎下次光临", "round {round}");
-        c.expect_closed();
+        // And then a clean end of stream. (Linux hides a reset that comes after the
+        // FIN from the reader, so this alone cannot tell a lingering close from a plain
+        // one; the slow reader below can.)
+        let mut rest = Vec::new();
+        match c.stream.read_to_end(&mut rest) {
+            Ok(_) => assert!(rest.is_empty(), "round {round}: {rest:?}"),
+            Err(e) => panic!("round {round}: the connection was reset: {e}"),
+        }
     }
     fresh_customer_is_served(&server, "西瓜", "购买成功,余额 -2");
     assert_quiet_log(&server.stderr(), "goodbye and 64 KiB");
+}
+
+#[test]
+fn the_last_replies_survive_a_slow_reader_who_sends_more_after_goodbye() {
+    // Thirty 菜单 replies of several KiB each, then the goodbye, to a customer with a
+    // small receive buffer who reads only after a pause: when the server is done, most
+    // of the replies still wait in its send buffer. Closing then, with the bytes sent
+    // after 拜拜 unread, would reset the connection and throw them away.
+    let goods: String = (0..200)
+        .map(|i| format!("[[goods]]\nname = \"零食{i:03}\"\nprice = 0.5\nstock = 1000\n"))
+        .collect();
+    let server = ShopServer::with_goods(&goods, &[]);
+    for round in 0..2 {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        socket
+            .set_recv_buffer_size(4096)
+            .expect("small receive buffer");
+        socket.connect(&server.addr.into()).expect("connect");
+        let mut c = Customer::from_stream(socket.into());
+        assert!(c.read_line().starts_with("目前商店还有"));
+        let mut bytes = gbk(&"菜单\n".repeat(30));
+        bytes.extend(gbk("拜拜\n"));
+        bytes.extend(std::iter::repeat_n(b'z', 64 * 1024));
+        c.send_raw(&bytes);
+        thread::sleep(Duration::from_millis(300));
+        for i in 0..30 {
+            assert!(
+                c.read_line().starts_with("菜单:零食000 0.5元 剩1000"),
+                "round {round}, reply {i}"
+            );
+        }
+        assert_eq!(c.read_line(), "欢迎下次光临", "round {round}");
+        c.expect_closed();
+    }
+    fresh_customer_is_served(&server, "零食001", "购买成功,余额 -0.5");
+    assert_quiet_log(&server.stderr(), "slow reader");
 }

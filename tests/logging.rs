@@ -121,7 +121,19 @@ fn a_stalled_stderr_does_not_stall_the_shop_and_sigterm_still_ends_it() {
         started.elapsed()
     );
 
+    // Customers still in the shop when it closes are told so, stderr or not.
+    let mut staying: Vec<Customer> = (0..5)
+        .map(|_| {
+            let mut c = Customer::connect(server.addr);
+            c.read_line();
+            c
+        })
+        .collect();
+    assert_eq!(staying[0].ask("西瓜"), "购买成功,余额 -2");
     let (took, success) = server.terminate();
+    for c in &mut staying {
+        assert_eq!(c.read_line(), "本店打烊了,欢迎下次光临");
+    }
     // "About 2 s": the shutdown grace, then a bounded wait for the summary. Generous.
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
     assert!(success, "exit status");

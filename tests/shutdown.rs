@@ -8,8 +8,11 @@
 
 mod support;
 
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use support::{Customer, ShopServer, assert_quiet_log, sales_summary};
@@ -147,4 +150,64 @@ fn a_customer_stuck_in_a_write_does_not_hold_up_closing() {
     assert_eq!(items.len(), 200);
     assert_eq!(items.iter().map(|i| i.sold).sum::<u64>(), pieces);
     assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn sigterm_during_a_pipelined_flood_is_final() {
+    // One customer buys as fast as it can, pipelining thousands of purchases, while the
+    // shop closes. Every purchase it is told of must be in the summary (none after it),
+    // it must get the goodbye, and the server must exit 0.
+    let mut server = ShopServer::with_goods("[[goods]]\nname = \"瓜子\"\nprice = 1\n", &[]);
+    let mut c = server.customer();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let mut stream = c.stream.try_clone().expect("clone stream");
+        stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .expect("set timeout");
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let requests = support::gbk(&"瓜子\n".repeat(500));
+            while !stop.load(Ordering::Relaxed) && stream.write_all(&requests).is_ok() {}
+        })
+    };
+    let mut told = 0u64;
+    let mut signalled = false;
+    let last = loop {
+        let line = c.read_raw_line();
+        if line.is_empty() {
+            break String::new();
+        }
+        let text = String::from_utf8_lossy(&line).into_owned();
+        let (text, _) = snack_shop::codec::decode(&line, snack_shop::codec::WireEncoding::Gbk)
+            .unwrap_or_else(|_| panic!("not GBK: {text:?}"));
+        let text = text.trim_end().to_string();
+        match text.strip_prefix("购买成功,余额 -") {
+            Some(spent) => {
+                told += 1;
+                assert_eq!(spent, told.to_string(), "running total");
+            }
+            None => break text,
+        }
+        if told == 2000 && !signalled {
+            server.send_signal("TERM");
+            signalled = true;
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    assert!(signalled, "only {told} purchases before the end: {last:?}");
+    assert_eq!(last, CLOSING, "after {told} purchases");
+    c.expect_closed();
+    writer.join().expect("writer thread");
+
+    server.assert_exits_cleanly(Duration::from_secs(10), "flood");
+    assert!(server.wait_for_log("  total: ", Duration::from_secs(5)));
+    let log = server.stderr();
+    let (_, pieces, _) = sales_summary(&log).expect("a sales summary");
+    assert!(
+        pieces >= told,
+        "the summary counts {pieces}, the customer was told of {told}\n{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    not_served(server.addr);
 }

@@ -19,6 +19,12 @@ fn start(web: &str, args: &[&str]) -> (ShopServer, View) {
     let mut all = vec!["--web", web];
     all.extend_from_slice(args);
     let mut server = ShopServer::start(&all);
+    let view = view_of(&mut server);
+    (server, view)
+}
+
+/// The live view of a server started with `--web`, from its second stdout line.
+fn view_of(server: &mut ShopServer) -> View {
     let line = server.stdout_line();
     let url = line
         .strip_prefix("live view on http://")
@@ -29,7 +35,7 @@ fn start(web: &str, args: &[&str]) -> (ShopServer, View) {
         addr.set_ip([127, 0, 0, 1].into());
     }
     let token = rest.strip_prefix("?token=").map(str::to_string);
-    (server, View { addr, token })
+    View { addr, token }
 }
 
 struct View {
@@ -372,4 +378,81 @@ fn stuck_viewers_never_slow_customers() {
     drop(stuck);
     let state = view.wait_for("160 sales", |s| item(s, "矿泉水")["sold"] == 160);
     assert_eq!(item(&state, "矿泉水")["remaining"], 40);
+}
+
+#[test]
+fn alerts_for_too_many_from_one_address_and_a_trickler() {
+    let (server, view) = start(
+        "127.0.0.1:0",
+        &["--max-per-ip", "1", "--message-timeout", "1"],
+    );
+    let mut trickler = server.customer();
+    // The same machine again: one connection per address is the limit.
+    let mut second = Customer::connect(server.addr);
+    let refused = second.read_line();
+    assert!(refused.contains("个连接"), "{refused}");
+    // One byte every 100 ms, below the pause that ends a message: it never completes,
+    // and the message timeout cuts the trickler off.
+    let deadline = Instant::now() + SHOWS_WITHIN;
+    trickler.stream.set_nonblocking(true).unwrap();
+    let mut got = Vec::new();
+    loop {
+        assert!(Instant::now() < deadline, "never cut off");
+        if trickler.stream.write(b"x").is_err() {
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match trickler.stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let said = snack_shop::codec::decode(&got, snack_shop::codec::WireEncoding::Gbk)
+        .expect("GBK reply")
+        .0;
+    assert!(said.contains("秒还没有发完"), "{said:?}");
+
+    let state = view.wait_for("two alerts", |s| {
+        s["alerts"].as_array().is_some_and(|a| a.len() == 2)
+    });
+    let alerts = state["alerts"].as_array().unwrap();
+    assert_eq!(alerts[1]["kind"], "refused");
+    assert_eq!(alerts[1]["reply"], refused);
+    assert_eq!(alerts[0]["kind"], "cut_off");
+    assert_eq!(alerts[0]["reply"], said.trim_end());
+}
+
+#[test]
+fn a_reload_shows_new_prices_and_keeps_removed_items_sold() {
+    let goods = support::goods_file(
+        "[[goods]]\nname = \"瓜子\"\nprice = 4.5\nstock = 10\n\
+         [[goods]]\nname = \"西瓜\"\nprice = 2\n",
+    );
+    let path = goods.to_str().expect("utf-8 path");
+    let mut server = ShopServer::start_raw(&["--goods", path, "--web", "127.0.0.1:0"], None);
+    let view = view_of(&mut server);
+    let mut c = server.customer();
+    assert_eq!(c.ask("西瓜"), "购买成功,余额 -2");
+    let before = view.state();
+    assert_eq!(item(&before, "西瓜")["remaining"], Value::Null, "unlimited");
+    std::fs::write(
+        &goods,
+        "[[goods]]\nname = \"瓜子\"\nprice = 5\nstock = 10\n",
+    )
+    .unwrap();
+    server.send_signal("HUP");
+    assert!(
+        server.wait_for_log("goods reloaded", SHOWS_WITHIN),
+        "{}",
+        server.stderr()
+    );
+    let state = view.state();
+    assert_eq!(item(&state, "瓜子")["price"], 5.0);
+    let gone = item(&state, "西瓜");
+    assert_eq!(gone["sold"], 1);
+    assert_eq!(gone["price"], Value::Null, "no longer sold: no price");
+    assert_eq!(state["total"]["takings"], 2.0);
 }

@@ -228,10 +228,7 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     let reload_shop = shop.clone();
     let web_addr = args.web.as_deref().map(web::parse_addr).transpose();
     let web_addr = web_addr.with_context(|| format!("bad --web address {:?}", args.web))?;
-    let hub = web_addr
-        .map(|_| Hub::start(shop.clone(), args.encoding))
-        .transpose();
-    let hub = hub.context("cannot start the live view")?;
+    let hub = web_addr.map(|_| Hub::new(shop.clone(), args.encoding));
     let config = Config {
         wire: args.encoding,
         max_clients: args.max_clients,

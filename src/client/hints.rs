@@ -53,6 +53,10 @@ impl Hint {
 /// contains CJK text that way; GBK Chinese read as UTF-8 gives Greek or Cyrillic
 /// letters at best.
 pub fn wrong_encoding(message: &[u8], wire: Charset) -> Option<Charset> {
+    if message.is_ascii() {
+        // The same in both: nothing to tell.
+        return None;
+    }
     match wire {
         Charset::Gbk => {
             let text = std::str::from_utf8(message).ok()?;

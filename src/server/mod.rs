@@ -2,7 +2,7 @@
 //!
 //! The design is the one the tutorial asks about ("could the server serve several
 //! customers at once?"): blocking `std::net` with one thread per connection, for the
-//! connection's whole life. Three additions make it hold up in a real classroom:
+//! connection's whole life. These additions make it hold up in a real classroom:
 //!
 //! - **Seats** (the `seats` module). At most `max_clients` customers are served at once,
 //!   and at most `max_per_ip` from one address. A seat is a guard that frees itself when
@@ -11,15 +11,22 @@
 //!   for a while and is handed the next accepted connection, instead of exiting (as
 //!   MySQL's `thread_cache_size` does). Spawning a thread costs more than serving a short
 //!   session.
-//! - **Shutdown** (here, with the accept loop). [`Handle::shutdown`] stops the accept loop (by connecting to it, since
-//!   closing a listener does not wake a blocked `accept` on Linux), shuts down the read
-//!   side of every live connection so its thread says goodbye, and wakes parked threads.
+//! - **A lingering close** (the `linger` module). A finished connection is half-closed,
+//!   then what the customer still sends is read and discarded for a bounded time, so a
+//!   reset never destroys the goodbye and the last replies.
+//! - **Shutdown** (here, with the accept loop). [`Handle::shutdown`] stops the accept
+//!   loop (by connecting to it, since closing a listener does not wake a blocked
+//!   `accept` on Linux), shuts down the read side of every live connection so its
+//!   thread says goodbye, and wakes parked threads. From then on no message is
+//!   answered, so no purchase succeeds. Connections still busy after
+//!   [`SHUTDOWN_GRACE`] are cut, and [`Server::run`] returns only once every
+//!   connection has ended, so the sales summary printed after it is final.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -33,8 +40,11 @@ use crate::protocol::{self, FrameReader, Limits};
 use crate::session::{Reply, Session};
 use crate::shop::Shop;
 
+mod linger;
 mod seats;
 mod threads;
+
+pub use linger::{LINGER_BYTES, LINGER_TIME};
 
 pub use seats::DEFAULT_MAX_PER_IP;
 use seats::{Live, NoSeat};
@@ -76,8 +86,17 @@ pub const PARKED_THREAD_LIFETIME: Duration = Duration::from_secs(60);
 /// spin while the condition lasts.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// How long shutdown waits for connections to send their goodbye.
+/// How long shutdown waits for connections to send their goodbye. Connections still
+/// busy after it (a customer that does not read, say) are cut.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// How long, after the grace, closing connections may still linger at shutdown (see
+/// the `linger` module), so the last goodbyes arrive before the process exits.
+pub const SHUTDOWN_LINGER: Duration = Duration::from_millis(300);
+
+/// How long shutdown waits beyond the grace and the lingering for connection threads
+/// to finish. They end at once when cut; this covers a slow, overloaded machine.
+const SHUTDOWN_STRAGGLERS: Duration = Duration::from_secs(1);
 
 /// Whether accepted sockets inherit the options of their listener. Linux copies them
 /// (timeouts, `TCP_NODELAY`), so they are set once on the listener instead of three
@@ -152,6 +171,10 @@ struct Context {
     next_id: AtomicU64,
     /// Worker thread numbers, shown in the logs so reuse is visible.
     next_worker: AtomicU64,
+    /// Connections closing right now (half-closed, lingering): shutdown waits for them.
+    lingering: AtomicUsize,
+    /// When shutdown began, once it has.
+    stopped_at: OnceLock<Instant>,
     /// Parked threads waiting for a customer: each entry is a way to hand one over.
     parked: Mutex<Vec<(u64, Sender<Job>)>>,
 }
@@ -194,6 +217,8 @@ impl Server {
                 next_id: AtomicU64::new(0),
                 next_worker: AtomicU64::new(1),
                 parked: Mutex::new(Vec::new()),
+                lingering: AtomicUsize::new(0),
+                stopped_at: OnceLock::new(),
             }),
         })
     }
@@ -243,12 +268,14 @@ impl Server {
 }
 
 impl Handle {
-    /// Stops the server: no new customers, and every connected one is told the shop is
-    /// closing. [`Server::run`] returns once they are gone (or after a short grace).
+    /// Stops the server: no new customers, no more purchases, and every connected
+    /// customer is told the shop is closing. [`Server::run`] returns once every
+    /// connection has ended or, if still busy after [`SHUTDOWN_GRACE`], been cut.
     pub fn shutdown(&self) {
         if self.ctx.stopping.swap(true, Ordering::AcqRel) {
             return;
         }
+        let _ = self.ctx.stopped_at.set(Instant::now());
         // The accept loop is blocked in accept(); a connection is what wakes it.
         if let Err(e) = TcpStream::connect_timeout(&self.ctx.wake_addr, Duration::from_secs(1)) {
             warn!(
@@ -365,10 +392,16 @@ impl Context {
                     &tap,
                 )
             });
+        // Every way a conversation ends says what the customer spent.
         let spent = session.spent();
         let secs = started.elapsed().as_secs_f32();
         match result {
             Ok(end) => info!("{peer} left ({end}) after {secs:.1}s, spent {spent}"),
+            Err(e) if self.stopping.load(Ordering::Acquire) => {
+                // Shutdown cuts connections that are still busy after the grace.
+                debug!("{peer} connection ended at shutdown: {e}");
+                info!("{peer} left (cut at shutdown) after {secs:.1}s, spent {spent}");
+            }
             Err(e) if protocol::is_disconnect(&e) => {
                 // A reset or a broken pipe is how many clients (Windows ones above all)
                 // hang up: an ordinary departure, with the details only at debug level.
@@ -377,32 +410,75 @@ impl Context {
             }
             Err(e) if protocol::is_timeout(&e) => {
                 warn!(
-                    "{peer} dropped: a reply could not be sent within {:?}",
+                    "{peer} dropped: a reply could not be sent within {:?}; after {secs:.1}s, spent {spent}",
                     self.config.write_timeout
                 );
             }
-            Err(e) => warn!("{peer} dropped: {e}"),
+            Err(e) => warn!("{peer} dropped: {e}; after {secs:.1}s, spent {spent}"),
         }
         job
     }
 
-    /// After the accept loop has stopped: tell every customer, wake parked threads, and
-    /// wait a moment for the goodbyes to go out.
+    /// After the accept loop has stopped: tell every customer, wake parked threads, cut
+    /// the connections still busy after the grace, and return only once every
+    /// conversation has ended and every closing connection has lingered. Then no
+    /// purchase can happen any more, and the sales summary counts every one a customer
+    /// was told of.
     fn close_all(&self) {
-        for stream in self.lock_live().streams.values() {
-            // Their threads read end-of-stream, see `stopping` and say goodbye.
+        let stopped = *self.stopped_at.get_or_init(Instant::now);
+        let streams = |ctx: &Self| -> Vec<Arc<TcpStream>> {
+            // Copied out, so no socket call happens under the lock.
+            ctx.lock_live().streams.values().cloned().collect()
+        };
+        for stream in streams(self) {
+            // Threads waiting for a message read end-of-stream, see `stopping` and say
+            // goodbye; busy ones see `stopping` at their next message.
             let _ = stream.shutdown(std::net::Shutdown::Read);
         }
         // Dropping the senders wakes every parked thread, which then exits.
         self.lock_parked().clear();
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while !self.lock_live().streams.is_empty() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
+        let seated = |ctx: &Self| ctx.lock_live().streams.len();
+        wait_until(stopped + SHUTDOWN_GRACE, || seated(self) == 0);
+        let busy = streams(self);
+        if !busy.is_empty() {
+            warn!(
+                "{} connections still busy after {SHUTDOWN_GRACE:?} of shutdown: cut",
+                busy.len()
+            );
+            for stream in busy {
+                // Wakes a thread blocked writing to a customer who does not read.
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
         }
-        let left = self.lock_live().streams.len();
-        if left > 0 {
-            warn!("{left} connections still open at shutdown");
+        let open = |ctx: &Self| seated(ctx) + ctx.lingering.load(Ordering::Acquire);
+        let deadline = stopped + SHUTDOWN_GRACE + SHUTDOWN_LINGER + SHUTDOWN_STRAGGLERS;
+        if !wait_until(deadline, || open(self) == 0) {
+            warn!(
+                "{} connections had not ended {:?} after shutdown began",
+                open(self),
+                deadline - stopped
+            );
         }
+    }
+
+    /// When connections closing during shutdown stop lingering; `None` before shutdown.
+    fn linger_stop(&self) -> Option<Instant> {
+        self.stopped_at
+            .get()
+            .map(|stopped| *stopped + SHUTDOWN_GRACE + SHUTDOWN_LINGER)
+    }
+}
+
+/// Polls `done` every 10 ms until it holds (true) or `deadline` passes (false).
+fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
     }
 }
 

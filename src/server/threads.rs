@@ -10,6 +10,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, MutexGuard};
 
 use super::Context;
+use super::linger::linger;
 use super::seats::Seat;
 
 /// An accepted customer on its way to a thread.
@@ -62,7 +63,7 @@ impl Context {
     /// sessions) then finds this thread waiting, instead of paying for a new one.
     fn park(&self, worker: u64, finished: Job) -> Option<Job> {
         let receiver = self.join_parked(worker);
-        finished.close();
+        finished.close(self);
         let receiver = receiver?;
         match receiver.recv_timeout(self.config.parked_lifetime) {
             Ok(job) => Some(job),
@@ -98,22 +99,33 @@ impl Context {
 }
 
 impl Job {
-    /// Ends the connection: frees the seat, then half-closes, then closes.
+    /// Ends the connection: frees the seat, half-closes, lingers, then closes.
     ///
     /// The seat goes first, so a customer who reconnects on seeing the goodbye is never
     /// told the shop is full because of its own old visit. The half-close sends the
-    /// goodbye held back for it (see [`Sink`](crate::protocol::Sink)) together with the FIN. Were
-    /// the socket closed at once while the customer had sent more than was read, Linux
-    /// would reset the connection and drop the held goodbye unsent. (The close that
-    /// follows still resets such a connection; the goodbye is already on its way then,
-    /// and a client that keeps data received before a reset, as Linux does, reads it.)
-    fn close(self) {
+    /// goodbye held back for it (see [`Sink`](crate::protocol::Sink)) together with the
+    /// FIN. Were the socket closed at once while the customer had sent more than was
+    /// read, Linux would reset the connection and drop the goodbye; so the thread first
+    /// reads and discards what the customer still sends, until it closes too, for a
+    /// bounded time ([`linger`]). At most `max_clients` connections linger at once;
+    /// beyond that they close at once, so lingering cannot pile up threads.
+    fn close(self, ctx: &Context) {
         let Job {
             stream,
             _seat: seat,
             ..
         } = self;
+        // Counted before the seat goes: shutdown waits for both, and never sees a gap.
+        let lingering = ctx.lingering.fetch_add(1, Ordering::AcqRel);
         drop(seat);
+        // Read after the seat is gone: if shutdown had begun by then, it may have shut
+        // this socket's read side down (it does so to every seated customer).
+        let read_shut = ctx.stopping.load(Ordering::Acquire);
         let _ = stream.shutdown(std::net::Shutdown::Write);
+        if lingering < ctx.config.max_clients {
+            linger(&stream, read_shut, || ctx.linger_stop());
+        }
+        drop(stream);
+        ctx.lingering.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -149,7 +149,7 @@ function draw(s) {
   drawItems(s);
   drawFeed(s);
   $("footer").textContent = "更新于 updated " + clock(s.now) +
-    (s.dropped ? " · 因太忙未显示的事件 events not shown (busy): " + s.dropped : "");
+    (s.dropped ? " · 来不及显示的消息 messages not shown (too many): " + s.dropped : "");
 }
 
 function status(ok, text) {
