@@ -10,8 +10,9 @@
 //! - the bytes before a clean end of stream (the peer half-closed after its last message).
 //!
 //! Waits are bounded by absolute deadlines, not by per-read timeouts that each byte
-//! would restart. The idle timeout counts from the last complete message (or from the
-//! start), until the first byte of the next one. From that byte on, the message has
+//! would restart. The idle timeout counts from the last complete message (from the
+//! moment the server, having answered it or sent the greeting, waits for the next one)
+//! until the first byte of the next one. From that byte on, the message has
 //! [`MESSAGE_TIMEOUT`] to be complete, however its bytes trickle in. So a peer that
 //! sends one byte every 150 ms (below [`FLUSH_AFTER`], which only ever waits for a
 //! quiet gap) cannot hold a connection open for longer than these two bounds.
@@ -163,8 +164,8 @@ pub struct Limits {
     pub max_line: usize,
     /// Quiet time after which an unterminated message is complete.
     pub flush_after: Duration,
-    /// Time after the last complete message (or the start) within which the next one
-    /// must begin; `None` waits forever.
+    /// Time after the last complete message (once it is answered, or from the first
+    /// wait) within which the next one must begin; `None` waits forever.
     pub idle: Option<Duration>,
     /// Time from the first byte of a message within which it must be complete; `None`
     /// waits forever.
@@ -204,15 +205,13 @@ pub struct FrameReader<S: Source> {
     eof: bool,
     /// The timeout the socket currently has, so it is only changed when it must be.
     timeout: Option<Duration>,
-    /// When the bytes in the read buffer arrived (the last read from the source).
-    read_at: Instant,
-    /// When the last complete message ended, or the reader started: the idle timeout
-    /// counts from here.
-    idle_from: Instant,
-    /// When the first byte of the message being assembled arrived.
+    /// When this call of `read_frame` began waiting for a message: after the last one
+    /// was answered (or the greeting sent). The idle timeout counts from here.
+    idle_from: Option<Instant>,
+    /// When the first byte of the message being assembled was taken in.
     message_from: Instant,
-    /// When the last byte of the message being assembled arrived: the flush waits for
-    /// a quiet gap after it.
+    /// When the last bytes of the message being assembled were taken in: the flush
+    /// waits for a quiet gap after them.
     last_byte_at: Instant,
     limits: Limits,
     /// How the frame being read (or the last one) arrived.
@@ -238,8 +237,7 @@ impl<S: Source> FrameReader<S> {
             overflow: false,
             eof: false,
             timeout: limits.idle,
-            read_at: now,
-            idle_from: now,
+            idle_from: None,
             message_from: now,
             last_byte_at: now,
             limits,
@@ -265,6 +263,8 @@ impl<S: Source> FrameReader<S> {
     pub fn read_frame(&mut self) -> Result<Option<Frame<'_>>, FrameError> {
         self.line.clear();
         self.overflow = false;
+        // The idle clock starts when the server first has to wait for this message.
+        self.idle_from = None;
         // Bytes left over from the read that brought the previous message: 粘包.
         self.info = FrameInfo {
             shared: !self.input.buffer().is_empty(),
@@ -296,9 +296,6 @@ impl<S: Source> FrameReader<S> {
                 Err(e) if is_timeout(&e) => continue,
                 Err(e) => return Err(e.into()),
             }
-            if !buffered {
-                self.read_at = self.input.get_ref().now();
-            }
             let chunk = self.input.buffer();
             if chunk.is_empty() {
                 self.eof = true;
@@ -315,13 +312,7 @@ impl<S: Source> FrameReader<S> {
             // bytes is accepted whichever line end the sender uses. `finish` checks the
             // length again once the `\r` is gone.
             let room = self.limits.max_line.saturating_add(1);
-            if !body.is_empty() {
-                // Nothing held yet: this is the first byte of a message.
-                if !self.overflow && self.line.is_empty() {
-                    self.message_from = self.read_at;
-                }
-                self.last_byte_at = self.read_at;
-            }
+            let starting = !self.overflow && self.line.is_empty();
             if !self.overflow && self.line.len() + body.len() <= room {
                 self.line.extend_from_slice(body);
             } else {
@@ -334,6 +325,15 @@ impl<S: Source> FrameReader<S> {
                 self.info.shared |= !self.input.buffer().is_empty();
                 return Ok(Some(self.finish()));
             }
+            // Part of a message, and the buffer is used up. The clocks of the flush and
+            // the message deadline read the time now, when the bytes were taken in, not
+            // when they were read: a server busy writing replies to a pipelining
+            // customer may take its time to get here, and that is not the customer's.
+            let now = self.input.get_ref().now();
+            if starting {
+                self.message_from = now;
+            }
+            self.last_byte_at = now;
         }
     }
 
@@ -354,10 +354,9 @@ impl<S: Source> FrameReader<S> {
             if let Some((deadline, limit)) = message
                 && now >= deadline
             {
-                // The partial message is dropped, and the clocks start again.
+                // The partial message is dropped.
                 self.line.clear();
                 self.overflow = false;
-                self.idle_from = now;
                 return Ok(Some(Expired::Message(limit)));
             }
             let flush = self.last_byte_at + self.limits.flush_after;
@@ -366,12 +365,10 @@ impl<S: Source> FrameReader<S> {
             }
             Some(message.map_or(flush, |(deadline, _)| deadline.min(flush)))
         } else {
+            let from = *self.idle_from.get_or_insert(now);
             match self.limits.idle {
-                Some(limit) if now >= self.idle_from + limit => {
-                    self.idle_from = now;
-                    return Ok(Some(Expired::Idle(limit)));
-                }
-                Some(limit) => Some(self.idle_from + limit),
+                Some(limit) if now >= from + limit => return Ok(Some(Expired::Idle(limit))),
+                Some(limit) => Some(from + limit),
                 None => None,
             }
         };
@@ -402,9 +399,8 @@ impl<S: Source> FrameReader<S> {
         Ok(())
     }
 
-    /// Ends the message being assembled; the idle timeout counts from now on.
+    /// Ends the message being assembled.
     fn finish(&mut self) -> Frame<'_> {
-        self.idle_from = self.input.get_ref().now();
         if self.line.last() == Some(&b'\r') {
             self.line.pop();
         }
@@ -776,6 +772,35 @@ mod tests {
                 "{name}: ended at {end:?}, want {at:?}"
             );
         }
+    }
+
+    #[test]
+    fn time_the_server_spends_answering_is_not_the_customers() {
+        // The server may take long to write its replies (a customer that pipelines and
+        // reads slowly). Bytes that arrived meanwhile are not late for that.
+        let stall = |reader: &mut FrameReader<Script>, d: Duration| reader.input.get_mut().now += d;
+        let b = |s: &str| Step::Bytes(s.as_bytes().to_vec());
+
+        // A partial message at the end of the buffer, taken in only after a long stall:
+        // neither flushed nor timed out before the rest is read.
+        for pause in [SEC, 11 * SEC] {
+            let steps = vec![b("a\nb"), b("c\n")];
+            let mut reader = FrameReader::new(Script::steps(steps), limits(8)).unwrap();
+            assert_eq!(reader.read_frame().unwrap(), Some(Frame::Message(b"a")));
+            stall(&mut reader, pause);
+            assert_eq!(
+                reader.read_frame().unwrap(),
+                Some(Frame::Message(b"bc")),
+                "after {pause:?}"
+            );
+        }
+
+        // Nor is the idle timeout counted while the server writes.
+        let steps = vec![b("a\n"), b("b\n")];
+        let mut reader = FrameReader::new(Script::steps(steps), limits(8)).unwrap();
+        assert_eq!(reader.read_frame().unwrap(), Some(Frame::Message(b"a")));
+        stall(&mut reader, 400 * SEC);
+        assert_eq!(reader.read_frame().unwrap(), Some(Frame::Message(b"b")));
     }
 
     #[test]

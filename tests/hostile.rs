@@ -19,6 +19,8 @@ use support::{Customer, GREETING, ShopServer, assert_quiet_log, gbk};
 
 const TOO_SLOW_1: &str = "抱歉,您的消息 1 秒还没有发完,连接将关闭,欢迎下次光临。";
 const FULL: &str = "抱歉,本店客满了,请稍后再来。";
+const UNKNOWN: &str = "抱歉,您购买的商品目前没有,请选购其他的。";
+const TOO_LONG_16: &str = "抱歉,消息太长了(超过 16 字节),已忽略。";
 
 /// A fresh customer is greeted, can buy, and says goodbye.
 fn fresh_customer_is_served(server: &ShopServer, item: &str, reply: &str) {
@@ -79,12 +81,24 @@ fn tricklers_lose_their_seats(first: &[u8], pace: Duration, extra_args: &[&str])
     turned_away.expect_closed();
 
     for (i, (c, started, _)) in tricklers.iter_mut().enumerate() {
-        assert_eq!(c.read_line(), TOO_SLOW_1, "trickler {i}");
+        // On a loaded machine a trickler's thread may oversleep past the flush interval
+        // now and then; the bytes so far are then a message of their own (an unknown
+        // item), and the next byte starts a new message and a new deadline.
+        let mut flushed = 0;
+        let line = loop {
+            let line = c.read_line();
+            if line != UNKNOWN && line != TOO_LONG_16 {
+                break line;
+            }
+            flushed += 1;
+        };
+        assert_eq!(line, TOO_SLOW_1, "trickler {i}");
         let took = started.elapsed();
         // 1 s of message timeout; the rest is margin for a slow, noisy CI machine.
+        let most = Duration::from_secs(if flushed == 0 { 6 } else { 12 });
         assert!(
-            took >= Duration::from_millis(900) && took < Duration::from_secs(6),
-            "trickler {i} cut after {took:?}"
+            took >= Duration::from_millis(900) && took < most,
+            "trickler {i} cut after {took:?} ({flushed} pauses flushed a message)"
         );
         c.expect_closed();
     }
@@ -132,17 +146,18 @@ fn a_trickler_past_max_line_loses_its_seat() {
 }
 
 #[test]
-fn a_slow_message_within_the_deadline_is_served() {
-    // A message split over several segments, each well within the flush interval and
-    // the whole within the message timeout, is one message.
-    let server = ShopServer::start(&["--message-timeout", "2"]);
+fn a_customer_pausing_between_messages_is_not_cut() {
+    // The message timeout bounds one message, not a conversation: complete messages
+    // spread over three times the timeout are all served, and the seat stays.
+    let server = ShopServer::start(&["--message-timeout", "1"]);
     let mut c = server.customer();
-    let bytes = gbk("西瓜\n");
-    for b in &bytes {
-        c.send_raw(&[*b]);
-        thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let mut spent = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        thread::sleep(Duration::from_millis(400));
+        spent += 2;
+        assert_eq!(c.ask("西瓜"), format!("购买成功,余额 -{spent}"));
     }
-    assert_eq!(c.read_line(), "购买成功,余额 -2");
     assert_eq!(c.ask("拜拜"), "欢迎下次光临");
     c.expect_closed();
     fresh_customer_is_served(&server, "瓜子", "购买成功,余额 -4.5");

@@ -208,7 +208,8 @@ fn megabytes_without_a_newline_keep_memory_bounded() {
     // state exist before the "before" measurement.
     let mut customers: Vec<Customer> = (0..SENDERS).map(|_| server.customer()).collect();
     for c in &mut customers {
-        assert!(c.ask("菜单").starts_with("菜单:"));
+        let reply = c.ask("菜单");
+        assert!(reply.starts_with("菜单:"), "{reply}");
     }
     let pid = server.pid();
     let (rss_before, peak_before) = (server.rss_kib(), proc_status_field(pid, "VmHWM:"));
@@ -451,7 +452,8 @@ fn a_silent_customer_is_told_why_and_closed() {
     let mut c = seated(&server);
     for _ in 0..3 {
         thread::sleep(Duration::from_millis(900));
-        assert!(c.ask("菜单").starts_with("菜单:"));
+        let reply = c.ask("菜单");
+        assert!(reply.starts_with("菜单:"), "{reply}");
     }
     assert_eq!(c.ask("西瓜"), "购买成功,余额 -2");
     // A message without a newline is answered, then the silence after it counts.

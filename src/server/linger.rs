@@ -130,10 +130,7 @@ mod tests {
         let started = Instant::now();
         linger(&server, false, || None);
         let took = started.elapsed();
-        assert!(
-            took >= LINGER_TIME - Duration::from_millis(50) && took < LINGER_TIME * 2,
-            "{took:?}"
-        );
+        assert!(took < LINGER_TIME * 2, "{took:?}");
         drop(server);
         dribble.join().unwrap();
 
