@@ -316,6 +316,8 @@ fn a_utf8_shop_tells_a_gbk_customer() {
         c.ask("菜单"),
         "菜单:虾 10元 不限量,统一 3元 不限量,西瓜 2元 不限量"
     );
+    // Nothing was charged for the hinted messages: the first purchase costs 2.
+    assert_eq!(c.ask("西瓜"), "购买成功,余额 -2");
     assert!(server.wait_for_log(
         &format!("{me} sent GBK \"虾\" to a UTF-8 shop"),
         Duration::from_secs(10)

@@ -8,8 +8,8 @@ mod support;
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::Command;
 use std::thread;
+use std::time::Duration;
 
-use snack_shop::codec::Charset;
 use support::{Customer, GREETING, ShopServer, all_at_once, gbk};
 
 /// Runs `shop-server` with `args` (and `env`) and asserts clap refuses them: exit code 2
@@ -62,35 +62,65 @@ fn stack_kib_has_a_minimum_that_serves_a_crowd() {
     for value in ["31", "16", "1", "0"] {
         refused(&["--stack-kib", value], &[], &["--stack-kib", "32..="]);
     }
-    // The minimum, under the deepest paths there are: both encodings in auto mode, bad
-    // bytes, an over-long line, the menu, logging at debug; 30 customers at once.
+    // The minimum, under the deepest paths there are, in every wire encoding: GBK and
+    // UTF-8 purchases, unknown items in both (the wrong-encoding hint decodes twice),
+    // bad bytes, an over-long line, the menu, logging at debug; 20 customers at once.
     let goods = "[[goods]]\nname = \"西瓜\"\nprice = 2\n[[goods]]\nname = \"瓜子\"\nprice = 4.5\n";
-    let server = ShopServer::with_goods(goods, &["--stack-kib", "32", "--encoding", "auto"]);
-    let addr = server.addr;
-    let served = all_at_once(30, move |i| {
-        let mut c = Customer::connect(addr);
-        c.read_line();
-        if i % 2 == 1 {
-            c.charset = Charset::Utf8;
-        }
-        for _ in 0..3 {
-            assert!(c.ask("西瓜").starts_with("购买成功"), "customer {i}");
-            assert!(c.ask("菜单").contains("西瓜"));
-            c.send_raw(b"\xff\xfe\x00\x1b[31m\n");
-            c.read_line();
-            let mut long = gbk(&"瓜".repeat(600));
-            long.push(b'\n');
-            c.send_raw(&long);
-            assert!(c.read_line().contains("消息太长了"));
-            thread::yield_now();
-        }
-        assert_eq!(c.ask("拜拜"), "欢迎下次光临");
-        true
-    });
-    assert!(served.into_iter().all(|ok| ok));
-    let mut fresh = server.customer();
-    assert_eq!(fresh.ask("瓜子"), "购买成功,余额 -4.5");
-    assert!(!server.stderr().contains("overflow"), "{}", server.stderr());
+    for wire in ["auto", "gbk", "utf-8"] {
+        let server = ShopServer::with_goods(goods, &["--stack-kib", "32", "--encoding", wire]);
+        let addr = server.addr;
+        let served = all_at_once(20, move |i| {
+            let mut c = Customer::connect(addr);
+            assert!(!c.read_raw_line().is_empty());
+            let utf8 = |text: &str| format!("{text}\n").into_bytes();
+            let with_newline = |mut bytes: Vec<u8>| {
+                bytes.push(b'\n');
+                bytes
+            };
+            let messages = [
+                with_newline(gbk("西瓜")),
+                utf8("西瓜"),
+                with_newline(gbk("红牛")),
+                utf8("红牛"),
+                with_newline(gbk("菜单")),
+                b"\xff\xfe\x00\x1b[31m\n".to_vec(),
+                with_newline(gbk(&"瓜".repeat(600))),
+            ];
+            for _ in 0..3 {
+                for message in &messages {
+                    c.send_raw(message);
+                    let reply = c.read_raw_line();
+                    assert!(reply.ends_with(b"\r\n"), "{wire} customer {i}: {reply:?}");
+                }
+                thread::yield_now();
+            }
+            c.send_raw(&utf8_or_gbk(wire, "拜拜"));
+            assert!(c.read_raw_line().ends_with(b"\r\n"));
+            c.expect_closed();
+            true
+        });
+        assert!(served.into_iter().all(|ok| ok));
+        let mut fresh = Customer::connect(server.addr);
+        assert!(!fresh.read_raw_line().is_empty());
+        fresh.send_raw(&utf8_or_gbk(wire, "瓜子"));
+        assert!(fresh.read_raw_line().ends_with(b"\r\n"));
+        assert!(
+            server.wait_for_log("bought 瓜子", Duration::from_secs(5)),
+            "{wire}: the fresh customer bought"
+        );
+        assert!(!server.stderr().contains("overflow"), "{wire}");
+    }
+}
+
+/// `text` and a newline in the charset the wire encoding expects.
+fn utf8_or_gbk(wire: &str, text: &str) -> Vec<u8> {
+    let mut bytes = if wire == "utf-8" {
+        text.as_bytes().to_vec()
+    } else {
+        gbk(text)
+    };
+    bytes.push(b'\n');
+    bytes
 }
 
 #[test]
