@@ -351,3 +351,94 @@ fn a_flood_on_a_terminal_that_is_not_read_keeps_memory_bounded() {
     );
     assert!(peak < 64 * 1024, "grew to {peak} KiB");
 }
+
+/// Starts shop-client on a fresh pseudo-terminal connected to `addr`; returns the child
+/// and the terminal's master side.
+fn client_on_raw_pty(addr: SocketAddr) -> (std::process::Child, std::fs::File) {
+    use std::process::Stdio;
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let child = Command::new(env!("CARGO_BIN_EXE_shop-client"))
+        .args([&addr.to_string(), "--encoding", "utf-8"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    (child, std::fs::File::from(pty.master))
+}
+
+#[test]
+fn enter_and_ctrl_d_work_while_a_server_floods_the_terminal() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let server_got = got.clone();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = conn.try_clone().unwrap();
+        thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                server_got.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        // Never quiet: lines for as long as the client reads them.
+        let chunk = ("x".repeat(199) + "\n").repeat(64);
+        while conn.write_all(chunk.as_bytes()).is_ok() {}
+    });
+    let (mut child, mut master) = client_on_raw_pty(addr);
+    // The terminal is read all along; the last bytes shown are kept.
+    let screen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let shown = screen.clone();
+    let mut reader = master.try_clone().unwrap();
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            let mut tail = shown.lock().unwrap();
+            tail.extend_from_slice(&buf[..n]);
+            let excess = tail.len().saturating_sub(4096);
+            tail.drain(..excess);
+        }
+    });
+    thread::sleep(Duration::from_secs(2));
+    // A line typed during the flood is sent: the editor does not wait for the display.
+    master.write_all(b"abc\r").unwrap();
+    let sent = std::time::Instant::now();
+    while !got.lock().unwrap().ends_with(b"abc\n") {
+        assert!(
+            sent.elapsed() < Duration::from_secs(20),
+            "the line typed during a flood was not sent"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Ctrl-D at the empty prompt: the client leaves although the server never stops.
+    thread::sleep(Duration::from_millis(500));
+    master.write_all(b"\x04").unwrap();
+    let status = client_support_wait(&mut child, Duration::from_secs(20));
+    let tail = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    let status = status.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("Ctrl-D during a flood did not end the client: {tail:?}")
+    });
+    assert_eq!(status.code(), Some(0), "{tail:?}");
+    assert!(tail.contains("您已离开商店"), "{tail:?}");
+}
+
+/// Waits up to `within` for `child` to exit.
+fn client_support_wait(
+    child: &mut std::process::Child,
+    within: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    None
+}

@@ -112,6 +112,9 @@ fn run(args: &Args, target: &Target) -> anyhow::Result<u8> {
         reply_wait: args.reply_wait,
         send_timeout: args.send_timeout,
         transcript: !io::stdin().is_terminal() && !args.quiet,
+        // A person at a terminal who presses Ctrl-D wants to leave; piped input waits
+        // for the server to finish answering.
+        leave_within: io::stdin().is_terminal().then_some(client::LEAVE_WITHIN),
     };
     if interactive {
         // Returns only if the line editor cannot start; then fall back to plain lines.
