@@ -2,6 +2,7 @@
 //! Tab completion, messages arriving while the user types, and the endings.
 #![cfg(unix)]
 
+mod client_support;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -13,6 +14,7 @@ use std::time::Duration;
 use nix::sys::wait::WaitStatus;
 use rexpect::session::PtySession;
 
+use client_support::{status_kib, wait};
 use support::ShopServer;
 
 const LEFT: &str = "\x1b[D";
@@ -288,21 +290,9 @@ fn typed_ahead_text_does_not_land_in_the_shell_without_line_editing() {
     typed_ahead_is_not_left_for_the_shell("| cat");
 }
 
-/// The process's resident memory high-water mark in KiB.
-fn peak_kib(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn a_flood_on_a_terminal_that_is_not_read_keeps_memory_bounded() {
     use std::io::Read;
-    use std::process::Stdio;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     thread::spawn(move || {
@@ -317,28 +307,18 @@ fn a_flood_on_a_terminal_that_is_not_read_keeps_memory_bounded() {
         }
     });
     // A pty whose master nobody reads at first: the terminal is "paused".
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = std::fs::File::from(pty.slave);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shop-client"))
-        .args([&addr.to_string(), "--encoding", "utf-8"])
-        .env("TERM", "xterm")
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave))
-        .spawn()
-        .unwrap();
+    let (mut child, mut master) = client_on_raw_pty(addr);
     let pid = child.id();
     thread::sleep(Duration::from_secs(2));
-    let paused = peak_kib(pid);
+    let paused = status_kib(pid, "VmHWM:");
     // Now read the terminal for a while: the flood moves, memory stays put.
-    let mut master = std::fs::File::from(pty.master);
     let mut buf = vec![0u8; 1 << 16];
     let mut shown = 0usize;
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_secs(2) {
         shown += master.read(&mut buf).unwrap();
     }
-    let peak = peak_kib(pid);
+    let peak = status_kib(pid, "VmHWM:");
     let _ = child.kill();
     let _ = child.wait();
     assert!(
@@ -418,7 +398,7 @@ fn enter_and_ctrl_d_work_while_a_server_floods_the_terminal() {
     // Ctrl-D at the empty prompt: the client leaves although the server never stops.
     thread::sleep(Duration::from_millis(500));
     master.write_all(b"\x04").unwrap();
-    let status = client_support_wait(&mut child, Duration::from_secs(20));
+    let status = wait(&mut child, Duration::from_secs(20));
     let tail = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
     let status = status.unwrap_or_else(|| {
         let _ = child.kill();
@@ -426,19 +406,4 @@ fn enter_and_ctrl_d_work_while_a_server_floods_the_terminal() {
     });
     assert_eq!(status.code(), Some(0), "{tail:?}");
     assert!(tail.contains("您已离开商店"), "{tail:?}");
-}
-
-/// Waits up to `within` for `child` to exit.
-fn client_support_wait(
-    child: &mut std::process::Child,
-    within: Duration,
-) -> Option<std::process::ExitStatus> {
-    let deadline = std::time::Instant::now() + within;
-    while std::time::Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
