@@ -67,6 +67,20 @@
 //! server): 10,000 need `ulimit -n` >= 10100. Std cannot raise the limit, so
 //! hold checks it first and stops with a clear error when it is too low.
 //!
+//! # The ledger (issue 12)
+//!
+//! `--servers shop,ledger,ledger_full` adds the shop with a fresh SQLite ledger
+//! per run (`--ledger FILE` in the temporary directory, `--sync normal` or
+//! `--sync full`); the summary adds `ledger_vs_shop` and `ledger_full_vs_shop`.
+//! With `ledger_full`, each round first runs the fsync probe ([`fsync`]) in the
+//! same directory; the summary's `ledger_full_vs_fsync_bound` compares it to
+//! customers / fsync latency, capped by that round's in-memory shop rate.
+//!
+//! ```text
+//! cargo run --release --example loadgen -- compare --modes pingpong --servers shop,ledger,ledger_full --runs 5
+//! cargo run --release --example loadgen -- fsync --count 200
+//! ```
+//!
 //! # Output
 //!
 //! One JSON line per run on stdout, for example
@@ -130,12 +144,13 @@ loadgen: load generator and floor servers for the snack shop (loopback only)
 USAGE:
     loadgen compare [--runs 3] [--secs 3] [--modes pingpong,session,hold]
                     [--server target/release/shop-server] [--goods benches/unlimited.toml]
-                    [--hold 10000] [--python] [--servers shop,floor,floor_cached,python,shop_web]
-                    [--clients 1,64,256]
+                    [--hold 10000] [--python] [--clients 1,64,256]
+                    [--servers shop,floor,floor_cached,python,shop_web,ledger,ledger_full]
     loadgen pingpong --addr 127.0.0.1:PORT [--clients 64] [--secs 3] [--label NAME]
     loadgen session  --addr 127.0.0.1:PORT [--loops 8] [--secs 3] [--label NAME]
     loadgen hold     --addr 127.0.0.1:PORT [--conns 10000] [--secs 3] [--pid PID] [--label NAME]
     loadgen floor    [--port 0] [--thread-cache N]
+    loadgen fsync    [--dir DIR] [--count 200]
     loadgen --help
 
 compare starts each server as a fresh child process per run (port 0), runs them
@@ -152,6 +167,14 @@ hold keeps the connections for --secs and reads the server's RSS from
 
 floor serves the shop protocol with fixed replies, one thread per connection;
 --thread-cache N keeps up to N finished threads parked for reuse.
+
+ledger and ledger_full are the shop with a fresh SQLite ledger per run
+(--ledger in the temporary directory, --sync normal or full). With ledger_full,
+each round also runs the fsync probe in that directory, and the summary gives
+ledger_full against the fsync bound: customers / fsync latency, capped by the
+shop's in-memory rate of the same round. fsync prints the probe alone: the
+median time of writing 4 KiB to a file in DIR and fdatasync-ing it (appending,
+and overwriting; the bound uses the faster).
 ";
 
 fn main() -> ExitCode {
@@ -171,6 +194,7 @@ fn main() -> ExitCode {
         "compare" => compare::run(args),
         "pingpong" | "session" | "hold" => direct::run(&command, args),
         "floor" => floor::run(args),
+        "fsync" => fsync::run(args),
         "" => Err("no command given".into()),
         other => Err(format!("unknown command `{other}`").into()),
     };
@@ -1208,6 +1232,10 @@ mod compare {
     /// How long a server may take to print its address.
     const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
+    /// fsyncs the probe times (twice: append, overwrite) each round of a ledger_full
+    /// comparison: about 0.5 s.
+    const FSYNC_PROBES: usize = 60;
+
     /// The Python peer, relative to the repository root.
     const PYTHON_SERVER: &str = "benches/shop_threading.py";
 
@@ -1223,6 +1251,10 @@ mod compare {
         Python,
         /// The shop with its live view on (`--web`) and the page open.
         ShopWeb,
+        /// The shop with a ledger, `--sync normal`.
+        Ledger,
+        /// The shop with a ledger, `--sync full`.
+        LedgerFull,
     }
 
     impl ServerKind {
@@ -1233,6 +1265,8 @@ mod compare {
                 ServerKind::FloorCached => "floor_cached",
                 ServerKind::Python => "python",
                 ServerKind::ShopWeb => "shop_web",
+                ServerKind::Ledger => "ledger",
+                ServerKind::LedgerFull => "ledger_full",
             }
         }
     }
@@ -1247,6 +1281,8 @@ mod compare {
                 ServerKind::FloorCached,
                 ServerKind::Python,
                 ServerKind::ShopWeb,
+                ServerKind::Ledger,
+                ServerKind::LedgerFull,
             ]
             .into_iter()
             .find(|kind| kind.name() == s)
@@ -1317,13 +1353,48 @@ mod compare {
         addr: SocketAddr,
         /// Set on drop to stop the viewer of `shop_web`.
         viewer_stop: Arc<AtomicBool>,
+        /// Dropped after the child is killed (fields drop after `Drop::drop`).
+        _ledger: Option<Ledger>,
+    }
+
+    /// A fresh ledger file for one run, in the temporary directory; removed (with
+    /// SQLite's side files) when dropped.
+    struct Ledger(PathBuf);
+
+    impl Ledger {
+        fn fresh() -> Ledger {
+            static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("loadgen-ledger-{}-{n}.db", std::process::id());
+            let ledger = Ledger(std::env::temp_dir().join(name));
+            ledger.remove();
+            ledger
+        }
+
+        fn remove(&self) {
+            for suffix in ["", "-wal", "-shm", ".lock"] {
+                let mut path = self.0.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    impl Drop for Ledger {
+        fn drop(&mut self) {
+            self.remove();
+        }
     }
 
     impl ServerProcess {
         /// Starts `kind` on port 0 and waits for its `listening on` line.
         fn start(kind: ServerKind, options: &Options) -> Result<ServerProcess> {
+            let mut ledger = None;
             let mut command = match kind {
-                ServerKind::Shop | ServerKind::ShopWeb => {
+                ServerKind::Shop
+                | ServerKind::ShopWeb
+                | ServerKind::Ledger
+                | ServerKind::LedgerFull => {
                     let mut command = Command::new(&options.shop);
                     command
                         .args(["--port", "0", "--goods"])
@@ -1334,6 +1405,16 @@ mod compare {
                         .args(["--idle-timeout", &SHOP_IDLE_TIMEOUT_SECS.to_string()]);
                     if kind == ServerKind::ShopWeb {
                         command.args(["--web", "127.0.0.1:0"]);
+                    }
+                    if matches!(kind, ServerKind::Ledger | ServerKind::LedgerFull) {
+                        let file = Ledger::fresh();
+                        let sync = if kind == ServerKind::Ledger {
+                            "normal"
+                        } else {
+                            "full"
+                        };
+                        command.arg("--ledger").arg(&file.0).args(["--sync", sync]);
+                        ledger = Some(file);
                     }
                     command
                 }
@@ -1362,6 +1443,7 @@ mod compare {
             let mut server = ServerProcess {
                 child,
                 addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                _ledger: ledger,
                 viewer_stop: Arc::new(AtomicBool::new(false)),
             };
             let stdout = stdout.ok_or("child has no stdout")?;
@@ -1518,7 +1600,15 @@ mod compare {
             // Throughput of every server in every round (`None`: the run failed), for
             // the paired ratios of the summary.
             let mut by_round = vec![vec![None; results.len()]; options.runs];
+            // The fsync latency (seconds) measured in each round, with ledger_full.
+            let mut probes = vec![None; options.runs];
             for (round, throughput) in by_round.iter_mut().enumerate() {
+                if options.servers.contains(&ServerKind::LedgerFull) {
+                    match crate::fsync::probe(&std::env::temp_dir(), FSYNC_PROBES) {
+                        Ok(secs) => probes[round] = Some(secs),
+                        Err(err) => eprintln!("loadgen: fsync probe failed: {err}"),
+                    }
+                }
                 // Rotate who goes first each round: a run can be slowed by the one
                 // before it (sockets and threads of the last server still being torn
                 // down), and no server should always take that place.
@@ -1543,7 +1633,10 @@ mod compare {
                     }
                 }
             }
-            println!("{}", summary(config, options.runs, &results, &by_round));
+            println!(
+                "{}",
+                summary(config, options.runs, &results, &by_round, &probes)
+            );
         }
         Ok(())
     }
@@ -1617,6 +1710,7 @@ mod compare {
         runs: usize,
         results: &[(ServerKind, Vec<RunReport>)],
         by_round: &[Vec<Option<f64>>],
+        probes: &[Option<f64>],
     ) -> String {
         let metrics = match config.mode {
             Mode::Pingpong | Mode::Session => THROUGHPUT_METRICS,
@@ -1651,8 +1745,60 @@ mod compare {
         let shop_index = results
             .iter()
             .position(|(kind, _)| *kind == ServerKind::Shop);
+        let paired_ratio = |a: usize, b: usize| -> Option<f64> {
+            median(
+                by_round
+                    .iter()
+                    .filter_map(|round| match (round[a], round[b]) {
+                        (Some(x), Some(y)) if y != 0.0 => Some(x / y),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        };
         for (index, (kind, reports)) in results.iter().enumerate() {
-            if *kind == ServerKind::Shop {
+            if config.mode == Mode::Hold
+                || !matches!(kind, ServerKind::Ledger | ServerKind::LedgerFull)
+            {
+                continue;
+            }
+            let Some(shop_index) = shop_index else { break };
+            // The ledger's cost: its throughput as a fraction of the same shop without.
+            let ops = median(reports.iter().map(|r| r.ops_per_sec).collect());
+            let ratio = ops.zip(shop[0]).map(|(l, s)| l / s);
+            let ratios = Json::object().num("ops_per_sec", ratio, 3).num(
+                "ops_per_sec_paired",
+                paired_ratio(index, shop_index),
+                3,
+            );
+            json = json.obj(&format!("{}_vs_shop", kind.name()), ratios);
+            if *kind == ServerKind::LedgerFull {
+                // customers / fsync latency, capped by the in-memory rate of the round.
+                let clients = config.clients as f64;
+                let bound_of = |round: usize| {
+                    let shop_rate = by_round[round][shop_index];
+                    probes[round].map(|secs| {
+                        let bound = clients / secs;
+                        shop_rate.map_or(bound, |s| bound.min(s))
+                    })
+                };
+                let bounds: Vec<f64> = (0..by_round.len()).filter_map(bound_of).collect();
+                let paired = (0..by_round.len())
+                    .filter_map(|round| Some(by_round[round][index]? / bound_of(round)?))
+                    .collect();
+                let fsync_us = median(probes.iter().flatten().map(|s| s * 1e6).collect());
+                let bound = Json::object()
+                    .num("fsync_p50_us", fsync_us, 1)
+                    .num("bound_ops_per_sec", median(bounds), 1)
+                    .num("ops_per_sec_paired", median(paired), 3);
+                json = json.obj("ledger_full_vs_fsync_bound", bound);
+            }
+        }
+        for (index, (kind, reports)) in results.iter().enumerate() {
+            if matches!(
+                kind,
+                ServerKind::Shop | ServerKind::Ledger | ServerKind::LedgerFull
+            ) {
                 continue;
             }
             let reference = medians(reports);
@@ -1693,5 +1839,94 @@ mod compare {
             json = json.obj(&name, ratios);
         }
         json.finish()
+    }
+}
+
+/// `loadgen fsync`: how long one durable write takes on the disk of a directory.
+///
+/// Times `count` writes of 4 KiB each followed by `fdatasync`, twice: appending to a
+/// fresh file (the file grows, so the filesystem journals its size too) and
+/// overwriting a preallocated one (data only, as SQLite does once its WAL has
+/// wrapped). The probe's answer is the smaller of the two medians: the faster fsync
+/// makes the higher, stricter bound. With `--sync full` SQLite pays one such fsync
+/// per commit, and each customer waits for one commit per purchase, so customers
+/// divided by this is what group commit can reach at best.
+mod fsync {
+    use std::fs::{File, OpenOptions};
+    use std::io::{self, Seek, SeekFrom, Write};
+    use std::path::Path;
+    use std::time::Instant;
+
+    use crate::Result;
+    use crate::args::Args;
+    use crate::report::{Json, median};
+
+    /// Bytes per write, a page of SQLite's WAL.
+    const BLOCK: usize = 4096;
+
+    /// Blocks the overwrite test cycles through.
+    const SPAN: u64 = 64;
+
+    /// The median seconds of one write + fdatasync in `dir`: the smaller of the
+    /// append and the overwrite medians.
+    pub fn probe(dir: &Path, count: usize) -> io::Result<f64> {
+        let (append, overwrite) = probe_both(dir, count)?;
+        Ok(append.min(overwrite))
+    }
+
+    /// (append, overwrite) medians in seconds.
+    fn probe_both(dir: &Path, count: usize) -> io::Result<(f64, f64)> {
+        let path = dir.join(format!("loadgen-fsync-{}.probe", std::process::id()));
+        let result = time_writes(&path, count.max(1));
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    fn time_writes(path: &Path, count: usize) -> io::Result<(f64, f64)> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)?;
+        let append = time(&mut file, count, |_, _| Ok(()))?;
+        // Now preallocated: rewrite the first SPAN blocks in a cycle.
+        let overwrite = time(&mut file, count, |file, i| {
+            file.seek(SeekFrom::Start((i as u64 % SPAN) * BLOCK as u64))
+                .map(|_| ())
+        })?;
+        Ok((append, overwrite))
+    }
+
+    fn time(
+        file: &mut File,
+        count: usize,
+        mut position: impl FnMut(&mut File, usize) -> io::Result<()>,
+    ) -> io::Result<f64> {
+        let block = [0x5au8; BLOCK];
+        let mut times = Vec::with_capacity(count);
+        for i in 0..count {
+            position(file, i)?;
+            let started = Instant::now();
+            file.write_all(&block)?;
+            file.sync_data()?;
+            times.push(started.elapsed().as_secs_f64());
+        }
+        median(times).ok_or_else(|| io::Error::other("no samples"))
+    }
+
+    pub fn run(mut args: Args) -> Result<()> {
+        let dir = args.value("--dir", std::env::temp_dir())?;
+        let count = args.value("--count", 200)?;
+        args.finish()?;
+        let (append, overwrite) = probe_both(&dir, count)?;
+        let line = Json::object()
+            .str("mode", "fsync")
+            .str("dir", &dir.display().to_string())
+            .int("count", count as u64)
+            .num("append_p50_us", Some(append * 1e6), 1)
+            .num("overwrite_p50_us", Some(overwrite * 1e6), 1)
+            .num("fsync_p50_us", Some(append.min(overwrite) * 1e6), 1);
+        println!("{}", line.finish());
+        Ok(())
     }
 }

@@ -29,7 +29,7 @@ use std::time::SystemTime;
 
 use crate::catalog::{Catalog, Item, Price};
 use crate::codec::Charset;
-use crate::ledger::{Recorder, SaleRecord, Ticket};
+use crate::ledger::{Recorder, SaleRecord};
 
 /// A handle to the shop. Clone it freely; all clones share one stock.
 #[derive(Clone)]
@@ -86,11 +86,9 @@ pub enum Purchase {
     NotRecorded,
 }
 
-/// Who is buying: the customer's address as the ledger records it, and the slot the
-/// ledger writer answers in. One per connection.
+/// Who is buying: the customer's address as the ledger records it. One per connection.
 pub struct Customer {
     address: Arc<str>,
-    ticket: Ticket,
 }
 
 impl Customer {
@@ -98,7 +96,6 @@ impl Customer {
     pub fn new(address: &str) -> Customer {
         Customer {
             address: Arc::from(address),
-            ticket: Ticket::default(),
         }
     }
 
@@ -276,7 +273,7 @@ impl Shop {
             item: name.to_string(),
             price,
         };
-        if recorder.record(sale, &customer.ticket).is_err() {
+        if recorder.record(sale).is_err() {
             // Not recorded, so not sold: the piece goes back on the shelf.
             let before = counter.taken.fetch_sub(1, Ordering::AcqRel);
             if limit.is_some_and(|l| before >= l) {

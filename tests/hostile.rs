@@ -297,3 +297,22 @@ fn the_last_replies_survive_a_slow_reader_who_sends_more_after_goodbye() {
     fresh_customer_is_served(&server, "零食001", "购买成功,余额 -0.5");
     assert_quiet_log(&server.stderr(), "slow reader");
 }
+
+#[test]
+fn the_new_limits_refuse_nonsense_at_start() {
+    for (args, range) in [
+        (["--max-per-ip", "0"], "1..=1000000"),
+        (["--message-timeout", "0"], "1..=3600"),
+        (["--message-timeout", "3601"], "1..=3600"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_shop-server"))
+            .args(args)
+            .args(["--port", "0"])
+            .output()
+            .expect("run shop-server");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(out.stdout.is_empty(), "{args:?}: it started");
+        assert!(stderr.contains(range), "{args:?}: {stderr}");
+    }
+}

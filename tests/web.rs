@@ -456,3 +456,23 @@ fn a_reload_shows_new_prices_and_keeps_removed_items_sold() {
     assert_eq!(gone["price"], Value::Null, "no longer sold: no price");
     assert_eq!(state["total"]["takings"], 2.0);
 }
+
+#[test]
+fn a_bad_or_busy_web_address_is_one_clear_error() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = busy.local_addr().unwrap().to_string();
+    for (web, want) in [
+        ("nonsense", "bad --web address"),
+        (busy.as_str(), "cannot serve the live view on"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_shop-server"))
+            .args(["--port", "0", "--web", web])
+            .output()
+            .expect("run shop-server");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{web}: {stderr}");
+        assert!(stderr.contains(want), "{web}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(out.stdout.is_empty(), "nothing on stdout: {web}");
+    }
+}

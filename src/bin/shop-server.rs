@@ -92,8 +92,8 @@ struct Args {
     #[arg(long, env = "SHOP_MAX_CLIENTS", default_value_t = server::DEFAULT_MAX_CLIENTS)]
     max_clients: usize,
 
-    /// Most customers served at once from one IP address; the next one from that
-    /// address is told so. The default, 64, never turns away a class on their own
+    /// Most customers served at once from one IP address (1 to 1000000); the next one
+    /// from that address is told so. The default, 64, never turns away a class on their own
     /// machines, and even fits a class of 50 behind one NAT address, while one machine
     /// running a script can take at most 64 of the 1024 seats. Load tests from one
     /// machine (loopback) must raise it.
@@ -101,7 +101,7 @@ struct Args {
     max_per_ip: usize,
 
     /// Seconds a customer may stay silent before being told so and disconnected
-    /// (0 = never).
+    /// (0 = never). The silence counts from its last complete message.
     #[arg(long, env = "SHOP_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
     idle_timeout: u64,
 

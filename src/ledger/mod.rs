@@ -25,7 +25,7 @@ mod sqlite;
 pub mod writer;
 
 pub use sqlite::SqliteLedger;
-pub use writer::{NotRecorded, Recorder, Ticket};
+pub use writer::{NotRecorded, Recorder};
 
 /// One sale, as handed to the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]

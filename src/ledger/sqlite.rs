@@ -43,6 +43,12 @@ impl SqliteLedger {
     /// Opens (creating if missing) the ledger for writing: takes the one-writer lock,
     /// sets WAL and the durability, creates the table, and checks that it can write.
     pub fn open(path: &Path, durability: Durability) -> Result<SqliteLedger, LedgerError> {
+        if path.is_dir() {
+            return Err(LedgerError::Open {
+                path: path.to_path_buf(),
+                message: "is a directory; give a file name, such as class1.db".into(),
+            });
+        }
         let lock = take_lock(path)?;
         let open_error = |e: rusqlite::Error| LedgerError::Open {
             path: path.to_path_buf(),
@@ -262,6 +268,18 @@ mod tests {
         let second = SqliteLedger::open(&path, Durability::Normal).err().unwrap();
         assert!(matches!(second, LedgerError::InUse { .. }), "{second}");
         assert!(second.to_string().contains("shop.db"), "{second}");
+    }
+
+    #[test]
+    fn a_directory_is_refused_without_a_lock_file_beside_it() {
+        let dir = temp("dir");
+        let e = SqliteLedger::open(dir.parent().unwrap(), Durability::Normal)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        let mut lock = dir.parent().unwrap().as_os_str().to_owned();
+        lock.push(".lock");
+        assert!(!Path::new(&lock).exists());
     }
 
     #[test]

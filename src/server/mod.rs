@@ -22,7 +22,7 @@
 //!   [`SHUTDOWN_GRACE`] are cut, and [`Server::run`] returns only once every
 //!   connection has ended, so the sales summary printed after it is final.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
@@ -354,6 +354,17 @@ impl Context {
         }
         // As in `Job::close`: the refusal leaves with the FIN, ahead of any reset.
         let _ = stream.shutdown(std::net::Shutdown::Write);
+        // Input that has already arrived would make the close reset the connection, and
+        // a Windows customer would lose the refusal. The socket is non-blocking here, so
+        // this takes only what is there (at most 16 KiB) and never holds up the accept
+        // loop; a full lingering close would.
+        let (mut input, mut buf) = (stream, [0u8; 1024]);
+        for _ in 0..16 {
+            match input.read(&mut buf) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
     }
 
     /// Serves one customer from greeting to goodbye. Errors end this connection only.
