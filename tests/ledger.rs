@@ -230,6 +230,12 @@ fn restart_resumes_and_raising_stock_restocks() {
     assert_eq!(c.ask("西瓜"), "购买成功,余额 -4");
     let (status, _) = server.signal_and_wait("TERM", Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()));
+    // After a clean shutdown the ledger is one file: no write-ahead log beside it
+    // holding sales, so a copy of shop.db alone has them all.
+    assert!(!dir.join("shop.db-wal").exists(), "the WAL was folded in");
+    let copy = temp_dir();
+    std::fs::copy(dir.join("shop.db"), copy.join("shop.db")).unwrap();
+    assert_eq!(sold_in_ledger(&copy)["西瓜"], 2);
 
     let server = start(&dir, &[]);
     assert_eq!(remaining(&server)["西瓜"], Some(1));
