@@ -264,40 +264,32 @@ pub fn misreadings(name: &str) -> Vec<(Charset, String)> {
     found
 }
 
-/// Decodes one whole message in the fixed charset of `wire`. With
-/// [`WireEncoding::Auto`], valid UTF-8 wins; the server decides `auto` messages with
-/// [`decide_auto`] instead, which also weighs what the text means.
+/// Decodes one whole message on its own, without a connection: in the charset of a
+/// fixed `wire`, or, with [`WireEncoding::Auto`], by the server's rule
+/// ([`decide_auto`]) for a first message that names nothing: valid in only one
+/// charset, that one; valid in both, GBK, the greeting's. For tests and tools; the
+/// server keeps per-connection state and calls [`decide_auto`] itself.
 pub fn decode(bytes: &[u8], wire: WireEncoding) -> Result<(String, Charset), DecodeError> {
     let mut text = String::new();
-    decode_into(bytes, wire, &mut text).map(|charset| (text, charset))
-}
-
-/// Like [`decode`], but writes into `out` (cleared first), so a connection can reuse
-/// one buffer for all its messages. On error `out` is left empty.
-pub fn decode_into(
-    bytes: &[u8],
-    wire: WireEncoding,
-    out: &mut String,
-) -> Result<Charset, DecodeError> {
-    out.clear();
-    let utf8 = || std::str::from_utf8(bytes).ok();
-    let decoded = match wire {
-        WireEncoding::Utf8 => utf8()
-            .map(|text| out.push_str(text))
-            .map(|()| Charset::Utf8),
-        WireEncoding::Gbk => decode_gbk_into(bytes, out).then_some(Charset::Gbk),
-        WireEncoding::Auto => match utf8() {
-            Some(text) => {
-                out.push_str(text);
-                Some(Charset::Utf8)
-            }
-            None => decode_gbk_into(bytes, out).then_some(Charset::Gbk),
-        },
+    let charset = match wire {
+        WireEncoding::Auto => {
+            let mut scratch = String::new();
+            decide_auto(
+                bytes,
+                wire.greeting_charset(),
+                |_| false,
+                &mut text,
+                &mut scratch,
+            )
+        }
+        fixed => {
+            let charset = fixed.greeting_charset();
+            decode_strict_into(bytes, charset, &mut text).then_some(charset)
+        }
     };
-    if decoded.is_none() {
-        out.clear();
-    }
-    decoded.ok_or(DecodeError { expected: wire })
+    charset
+        .map(|charset| (text, charset))
+        .ok_or(DecodeError { expected: wire })
 }
 
 /// Decodes GBK without replacement and without BOM sniffing; false if malformed.
@@ -462,11 +454,13 @@ mod tests {
             (GBK_XIGUA, Auto, ok("西瓜", Charset::Gbk)),
             (GBK_XIGUA, Utf8, err(Utf8)),
             (UTF8_GUAZI, Utf8, ok("瓜子", Charset::Utf8)),
-            // The trap: UTF-8 瓜子 is valid GBK too, but auto must pick UTF-8.
-            (UTF8_GUAZI, Auto, ok("瓜子", Charset::Utf8)),
+            // UTF-8 瓜子 is valid GBK too: on its own, with no name to go by, auto keeps
+            // the greeting's GBK, as the server does for a first message.
+            (UTF8_GUAZI, Auto, ok("鐡滃瓙", Charset::Gbk)),
+            ("可".as_bytes(), Auto, ok("可", Charset::Utf8)), // valid UTF-8 only
             (UTF8_GUAZI, Gbk, ok("鐡滃瓙", Charset::Gbk)),
             (b"abc", Gbk, ok("abc", Charset::Gbk)),
-            (b"", Auto, ok("", Charset::Utf8)),
+            (b"", Auto, ok("", Charset::Gbk)),
             (b"\xff\xfe\x80", Gbk, err(Gbk)),
             (b"\xff\xfe\x80", Auto, err(Auto)),
             (b"\xce", Gbk, err(Gbk)), // a lone GBK lead byte
@@ -505,15 +499,14 @@ mod tests {
     }
 
     #[test]
-    fn decode_into_reuses_and_clears_the_buffer() {
+    fn decode_strict_into_reuses_and_clears_the_buffer() {
         let mut buf = String::from("old");
-        assert_eq!(
-            decode_into(GBK_XIGUA, WireEncoding::Gbk, &mut buf),
-            Ok(Charset::Gbk)
-        );
+        assert!(decode_strict_into(GBK_XIGUA, Charset::Gbk, &mut buf));
         assert_eq!(buf, "西瓜");
-        assert!(decode_into(b"\xce", WireEncoding::Gbk, &mut buf).is_err());
+        assert!(!decode_strict_into(b"\xce", Charset::Gbk, &mut buf));
         assert_eq!(buf, "", "no half-decoded text is left behind");
+        assert!(!decode_strict_into(b"\xe8\xa5", Charset::Utf8, &mut buf));
+        assert_eq!(buf, "");
     }
 
     #[test]
@@ -658,7 +651,14 @@ mod tests {
                 Some((Utf8, "菜单")),
             ),
             (
-                "both valid, keyword in GBK",
+                "both valid, keyword in UTF-8, current UTF-8",
+                utf8("拜拜"),
+                Utf8,
+                Some((Utf8, "拜拜")),
+            ),
+            // No keyword's GBK bytes are valid UTF-8 (拜 is B0 DD): GBK alone decides.
+            (
+                "only GBK is valid, keyword",
                 gbk("拜拜"),
                 Utf8,
                 Some((Gbk, "拜拜")),
@@ -689,6 +689,19 @@ mod tests {
                     assert_eq!(text, want_text, "{what}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn auto_with_both_readings_known_keeps_the_current_charset() {
+        // A catalog under auto refuses such a pair (see `misreadings`); the rule must
+        // still not guess: UTF-8 西瓜 is GBK 瑗跨摐, and both mean something here.
+        let both = |t: &str| ["西瓜", "瑗跨摐"].contains(&t);
+        let (mut text, mut scratch) = (String::new(), String::new());
+        for (current, want) in [(Charset::Gbk, "瑗跨摐"), (Charset::Utf8, "西瓜")] {
+            let got = decide_auto("西瓜".as_bytes(), current, both, &mut text, &mut scratch);
+            assert_eq!(got, Some(current));
+            assert_eq!(text, want, "{current}");
         }
     }
 

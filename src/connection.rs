@@ -224,23 +224,8 @@ impl MessageReader {
         };
         self.decoded = decoded;
         if log_enabled!(log::Level::Debug) {
-            let hex = codec::hex(bytes);
-            match decoded {
-                Some(c) => debug!(
-                    "{peer} sent {} bytes: {hex} = {c} {:?}",
-                    bytes.len(),
-                    self.text
-                ),
-                None => debug!(
-                    "{peer} sent {} bytes: {hex} = {}",
-                    bytes.len(),
-                    match self.wire {
-                        WireEncoding::Auto => "neither GBK nor UTF-8",
-                        WireEncoding::Gbk => "not GBK",
-                        WireEncoding::Utf8 => "not UTF-8",
-                    }
-                ),
-            }
+            let said = decoded.map(|charset| (charset, self.text.as_str()));
+            debug!("{peer} sent {}", MessageLog::new(bytes, said, self.wire));
         }
         let reply = match decoded {
             Some(charset) => {
@@ -294,6 +279,38 @@ impl MessageReader {
     }
 }
 
+/// The debug log's account of one message: its bytes in hex, as the debug assistant
+/// shows them, next to the text they decoded to and the charset, or why they did not.
+struct MessageLog<'a> {
+    bytes: &'a [u8],
+    said: Option<(Charset, &'a str)>,
+    wire: WireEncoding,
+}
+
+impl<'a> MessageLog<'a> {
+    fn new(bytes: &'a [u8], said: Option<(Charset, &'a str)>, wire: WireEncoding) -> Self {
+        MessageLog { bytes, said, wire }
+    }
+}
+
+impl fmt::Display for MessageLog<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.bytes.len() {
+            0 => f.write_str("0 bytes")?,
+            1 => write!(f, "1 byte: {}", codec::hex(self.bytes))?,
+            n => write!(f, "{n} bytes: {}", codec::hex(self.bytes))?,
+        }
+        match self.said {
+            Some((charset, text)) => write!(f, " = {charset} {text:?}"),
+            None => f.write_str(match self.wire {
+                WireEncoding::Auto => " = neither GBK nor UTF-8",
+                WireEncoding::Gbk => " = not GBK",
+                WireEncoding::Utf8 => " = not UTF-8",
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,6 +351,49 @@ mod tests {
             out.into_inner(),
             codec::encode("购买成功,余额 -6.5\r\n", Charset::Gbk).unwrap()
         );
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
+    fn the_debug_line_shows_hex_next_to_the_decoded_text() {
+        use Charset::{Gbk, Utf8};
+        let cases: [(&[u8], Option<(Charset, &str)>, WireEncoding, &str); 6] = [
+            (
+                b"\xce\xf7\xb9\xcf",
+                Some((Gbk, "西瓜")),
+                WireEncoding::Auto,
+                "4 bytes: CE F7 B9 CF = GBK \"西瓜\"",
+            ),
+            (
+                b"x",
+                Some((Utf8, "x")),
+                WireEncoding::Utf8,
+                "1 byte: 78 = UTF-8 \"x\"",
+            ),
+            (
+                b"",
+                Some((Gbk, "")),
+                WireEncoding::Gbk,
+                "0 bytes = GBK \"\"",
+            ),
+            (
+                b"\xff",
+                None,
+                WireEncoding::Auto,
+                "1 byte: FF = neither GBK nor UTF-8",
+            ),
+            (b"\xce", None, WireEncoding::Gbk, "1 byte: CE = not GBK"),
+            // Control characters are escaped, so a customer cannot forge a log line.
+            (
+                b"a\nb",
+                Some((Gbk, "a\nb")),
+                WireEncoding::Gbk,
+                "3 bytes: 61 0A 62 = GBK \"a\\nb\"",
+            ),
+        ];
+        for (bytes, said, wire, want) in cases {
+            assert_eq!(MessageLog::new(bytes, said, wire).to_string(), want);
+        }
     }
 
     const GREETING: &str = "目前商店还有:瓜子(4.5),西瓜(2),矿泉水(2.5)。请问您需要什么?\r\n";

@@ -116,11 +116,12 @@ fn every_address_form_reaches_the_server() {
     let server = ShopServer::start(&[]);
     let port = server.addr.port().to_string();
     let joined = format!("127.0.0.1:{port}");
-    let forms: [&[&str]; 4] = [
+    let forms: [&[&str]; 5] = [
         &["127.0.0.1", &port],
         &[&joined],
         &["--host", "127.0.0.1", "--port", &port],
         &["--port", &port],
+        &["-p", &port],
     ];
     for form in forms {
         let out = client(form, "西瓜\n".as_bytes());
@@ -148,7 +149,7 @@ fn an_ipv6_address_in_brackets_reaches_the_server() {
 
 #[test]
 fn bad_addresses_and_options_are_one_clear_line() {
-    let cases: [&[&str]; 10] = [
+    let cases: [&[&str]; 12] = [
         &["127.0.0.1:9999", "9999"],
         &["127.0.0.1:99999"],
         &["127.0.0.1", "port"],
@@ -158,6 +159,8 @@ fn bad_addresses_and_options_are_one_clear_line() {
         &["h:1", "--port", "2"],
         &["--reply-wait", "1e19"],
         &["--reply-wait=-1"],
+        &["--reply-wait", "-1"],
+        &["--reply-wait", "NaN"],
         &["--send-timeout", "0"],
     ];
     for args in cases {
@@ -312,6 +315,26 @@ fn replies_without_line_endings_suggest_eol_none_once() {
     assert!(text.contains("【服务器】购买成功\n"), "{text}");
     assert!(!text.contains("--eol none"), "{text}");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn one_message_can_earn_both_hints() {
+    // The reference answer read as UTF-8: its GBK greeting, without a newline, earns
+    // the --encoding hint and the --eol hint at once.
+    let addr = reference_answer();
+    let out = client(
+        &[
+            &addr.to_string(),
+            "--encoding",
+            "utf-8",
+            "--reply-wait",
+            "1",
+        ],
+        "西瓜\n".as_bytes(),
+    );
+    let text = stdout(&out);
+    assert_eq!(text.matches("请加上 --encoding gbk").count(), 1, "{text}");
+    assert_eq!(text.matches("请加上 --eol none").count(), 1, "{text}");
 }
 
 #[test]

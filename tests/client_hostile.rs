@@ -313,10 +313,48 @@ fn a_reset_in_the_middle_of_a_line_is_reported() {
     drop(stdin);
     let text = stdout(&out);
     assert!(text.contains("【服务器】这一行没有说\n"), "{text}");
+    // The greeting ended with a newline: the cut line is no reason for `--eol none`.
+    assert!(!text.contains("--eol none"), "{text}");
     assert!(text.contains("【提示】连接被中断"), "{text}");
     assert!(
         text.contains("Connection reset"),
         "the OS reason is kept: {text}"
     );
     assert_eq!(out.status.code(), Some(4), "{text}");
+}
+
+#[test]
+fn greetings_full_of_long_names_keep_memory_bounded() {
+    // Item names are remembered for Tab completion; 64 KiB ones, a thousand times,
+    // would be 64 MiB.
+    let (close_tx, close_rx) = mpsc::channel::<()>();
+    let addr = fake_server(move |mut conn| {
+        for i in 0..1200 {
+            let name = format!("名{i}{}", "x".repeat(60 * 1024));
+            let greeting = format!("目前商店还有:{name}(1)。\n");
+            if conn.write_all(greeting.as_bytes()).is_err() {
+                return;
+            }
+        }
+        let _ = conn.write_all(format!("{END_MARK}\n").as_bytes());
+        let _ = close_rx.recv();
+    });
+    let mut child = spawn(&[&addr.to_string(), "--encoding", "utf-8", "--quiet"]);
+    let pid = child.id();
+    let stdin = child.stdin.take().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while !seen.ends_with(format!("{END_MARK}\n").as_bytes()) {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "the client ended early");
+        seen.extend_from_slice(&buf[..n]);
+        let excess = seen.len().saturating_sub(64);
+        seen.drain(..excess);
+    }
+    let peak = status_kib(pid, "VmHWM:");
+    let _ = close_tx.send(());
+    drop(stdin);
+    let _ = wait(&mut child, Duration::from_secs(30));
+    assert!(peak < MEMORY_LIMIT_KIB, "the client grew to {peak} KiB");
 }

@@ -2,6 +2,7 @@
 //! Tab completion, messages arriving while the user types, and the endings.
 #![cfg(unix)]
 
+mod client_support;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -13,6 +14,7 @@ use std::time::Duration;
 use nix::sys::wait::WaitStatus;
 use rexpect::session::PtySession;
 
+use client_support::{status_kib, wait};
 use support::ShopServer;
 
 const LEFT: &str = "\x1b[D";
@@ -102,6 +104,24 @@ fn ctrl_r_finds_an_earlier_line_and_home_moves_to_the_start() {
     type_and_expect(&mut p, "矿\r", "余额 -9.5");
     // 瓜, Home, 西: 西瓜.
     type_and_expect(&mut p, &format!("瓜{HOME}西\r"), "余额 -11.5");
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn a_pasted_block_of_lines_goes_out_line_by_line() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    // A bracketed paste of two lines, the last newline included, then Enter.
+    p.send("\x1b[200~瓜子\n矿泉水\n\x1b[201~\r").unwrap();
+    p.flush().unwrap();
+    expect(&mut p, "余额 -7");
+    p.send("西瓜\r").unwrap();
+    p.flush().unwrap();
+    let between = p.exp_string(&bytes("余额 -9")).unwrap();
+    // Sent as one message, the paste's last newline and Enter made an empty line,
+    // which the shop answers with its greeting.
+    assert!(!between.contains(&bytes("请问您需要什么")), "{between}");
     p.send_control('d').unwrap();
     assert_eq!(exit_code(&p), 0);
 }
@@ -288,21 +308,9 @@ fn typed_ahead_text_does_not_land_in_the_shell_without_line_editing() {
     typed_ahead_is_not_left_for_the_shell("| cat");
 }
 
-/// The process's resident memory high-water mark in KiB.
-fn peak_kib(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn a_flood_on_a_terminal_that_is_not_read_keeps_memory_bounded() {
     use std::io::Read;
-    use std::process::Stdio;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     thread::spawn(move || {
@@ -317,28 +325,18 @@ fn a_flood_on_a_terminal_that_is_not_read_keeps_memory_bounded() {
         }
     });
     // A pty whose master nobody reads at first: the terminal is "paused".
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = std::fs::File::from(pty.slave);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shop-client"))
-        .args([&addr.to_string(), "--encoding", "utf-8"])
-        .env("TERM", "xterm")
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave))
-        .spawn()
-        .unwrap();
+    let (mut child, mut master) = client_on_raw_pty(addr);
     let pid = child.id();
     thread::sleep(Duration::from_secs(2));
-    let paused = peak_kib(pid);
+    let paused = status_kib(pid, "VmHWM:");
     // Now read the terminal for a while: the flood moves, memory stays put.
-    let mut master = std::fs::File::from(pty.master);
     let mut buf = vec![0u8; 1 << 16];
     let mut shown = 0usize;
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_secs(2) {
         shown += master.read(&mut buf).unwrap();
     }
-    let peak = peak_kib(pid);
+    let peak = status_kib(pid, "VmHWM:");
     let _ = child.kill();
     let _ = child.wait();
     assert!(
@@ -350,4 +348,80 @@ fn a_flood_on_a_terminal_that_is_not_read_keeps_memory_bounded() {
         "grew to {paused} KiB while the terminal was paused"
     );
     assert!(peak < 64 * 1024, "grew to {peak} KiB");
+}
+
+/// Starts shop-client on a fresh pseudo-terminal connected to `addr`; returns the child
+/// and the terminal's master side.
+fn client_on_raw_pty(addr: SocketAddr) -> (std::process::Child, std::fs::File) {
+    use std::process::Stdio;
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let child = Command::new(env!("CARGO_BIN_EXE_shop-client"))
+        .args([&addr.to_string(), "--encoding", "utf-8"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    (child, std::fs::File::from(pty.master))
+}
+
+#[test]
+fn enter_and_ctrl_d_work_while_a_server_floods_the_terminal() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let server_got = got.clone();
+    thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = conn.try_clone().unwrap();
+        thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                server_got.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        // Never quiet: lines for as long as the client reads them.
+        let chunk = ("x".repeat(199) + "\n").repeat(64);
+        while conn.write_all(chunk.as_bytes()).is_ok() {}
+    });
+    let (mut child, mut master) = client_on_raw_pty(addr);
+    // The terminal is read all along; the last bytes shown are kept.
+    let screen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let shown = screen.clone();
+    let mut reader = master.try_clone().unwrap();
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            let mut tail = shown.lock().unwrap();
+            tail.extend_from_slice(&buf[..n]);
+            let excess = tail.len().saturating_sub(4096);
+            tail.drain(..excess);
+        }
+    });
+    thread::sleep(Duration::from_secs(2));
+    // A line typed during the flood is sent: the editor does not wait for the display.
+    master.write_all(b"abc\r").unwrap();
+    let sent = std::time::Instant::now();
+    while !got.lock().unwrap().ends_with(b"abc\n") {
+        assert!(
+            sent.elapsed() < Duration::from_secs(20),
+            "the line typed during a flood was not sent"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Ctrl-D at the empty prompt: the client leaves although the server never stops.
+    thread::sleep(Duration::from_millis(500));
+    master.write_all(b"\x04").unwrap();
+    let status = wait(&mut child, Duration::from_secs(20));
+    let tail = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    let status = status.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("Ctrl-D during a flood did not end the client: {tail:?}")
+    });
+    assert_eq!(status.code(), Some(0), "{tail:?}");
+    assert!(tail.contains("您已离开商店"), "{tail:?}");
 }

@@ -367,3 +367,49 @@ fn auto_refuses_a_catalog_where_one_name_misreads_as_another() {
         "目前商店还有:西瓜(2),瑗跨摐(3)。请问您需要什么?"
     );
 }
+
+#[test]
+#[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
+fn auto_refuses_every_kind_of_clash_in_one_line_naming_both() {
+    let toml = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("[[goods]]\nname = \"{n}\"\nprice = 1\n"))
+            .collect::<String>()
+    };
+    // (names in file order, the two names the error must give; None = accepted)
+    let cases: [(&[&str], Option<(&str, &str)>); 6] = [
+        // UTF-8 西瓜 read as GBK is 瑗跨摐, whichever comes first.
+        (&["西瓜", "瑗跨摐"], Some(("西瓜", "瑗跨摐"))),
+        (&["瑗跨摐", "西瓜"], Some(("西瓜", "瑗跨摐"))),
+        // The other direction: GBK 伪 (CE B1) read as UTF-8 is α.
+        (&["α", "伪"], Some(("α", "伪"))),
+        (&["伪", "α"], Some(("α", "伪"))),
+        // A keyword counts: UTF-8 拜拜 read as GBK is 鎷滄嫓.
+        (&["鎷滄嫓"], Some(("拜拜", "鎷滄嫓"))),
+        // Hard names that clash with nothing are fine.
+        (&["虾", "统一", "梅", "西瓜", "瓜子", "伪"], None),
+    ];
+    for (names, clash) in cases {
+        let text = toml(names);
+        let got = Catalog::parse(&text, "goods.toml", WireEncoding::Auto).map(|_| ());
+        match clash {
+            None => assert!(got.is_ok(), "{names:?}: {got:?}"),
+            Some((a, b)) => {
+                let message = got.expect_err(&format!("{names:?} accepted")).to_string();
+                assert!(!message.contains('\n'), "{message}");
+                assert!(
+                    message.contains(&format!("`{a}`")) && message.contains(&format!("`{b}`")),
+                    "{names:?}: {message}"
+                );
+            }
+        }
+        // Without guessing there is nothing to refuse.
+        for wire in [WireEncoding::Gbk, WireEncoding::Utf8] {
+            assert!(
+                Catalog::parse(&text, "goods.toml", wire).is_ok(),
+                "{names:?} {wire}"
+            );
+        }
+    }
+}

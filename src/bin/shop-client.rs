@@ -49,7 +49,7 @@ struct Args {
     host: Option<String>,
 
     /// Server port, spelled as the server spells it.
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, short, value_name = "PORT")]
     port: Option<String>,
 
     /// Wire encoding: gbk (the shop's default) or utf-8.
@@ -62,13 +62,17 @@ struct Args {
     eol: Eol,
 
     /// Seconds (0 to 3600) to wait for an answer before sending the next line anyway;
-    /// 0 sends at once and still shows every reply.
-    #[arg(long, default_value = "3", value_name = "SECS", value_parser = client::parse_reply_wait)]
+    /// 0 sends at once and still shows every reply (when the input ends, replies are
+    /// shown until the server closes or is quiet for a second).
+    // Hyphen values reach the parser, so `-1` gets its Chinese error, not clap's.
+    #[arg(long, default_value = "3", value_name = "SECS", allow_hyphen_values = true,
+          value_parser = client::parse_reply_wait)]
     reply_wait: Duration,
 
     /// Seconds (more than 0, up to 3600) one write to the server may block before giving
     /// up on a server that does not read.
-    #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_send_timeout)]
+    #[arg(long, default_value = "10", value_name = "SECS", allow_hyphen_values = true,
+          value_parser = parse_send_timeout)]
     send_timeout: Duration,
 
     /// With piped input, do not print the lines sent.
@@ -112,6 +116,9 @@ fn run(args: &Args, target: &Target) -> anyhow::Result<u8> {
         reply_wait: args.reply_wait,
         send_timeout: args.send_timeout,
         transcript: !io::stdin().is_terminal() && !args.quiet,
+        // A person at a terminal who presses Ctrl-D wants to leave; piped input waits
+        // for the server to finish answering.
+        leave_within: io::stdin().is_terminal().then_some(client::LEAVE_WITHIN),
     };
     if interactive {
         // Returns only if the line editor cannot start; then fall back to plain lines.

@@ -3,14 +3,28 @@
 //! rustyline gives arrows, Home/End, Backspace over wide characters, history with
 //! Up/Down and Ctrl-R, and Tab completion of the item names seen so far
 //! ([`names`](super::names)). Server messages go through its `ExternalPrinter`, which
-//! prints them above the prompt and redraws the line being typed. Its queue holds one
-//! message and `print` blocks while it is full, so a slow terminal slows the reader
-//! thread down too.
+//! prints them above the prompt and redraws the line being typed.
+//!
+//! The printer's queue holds one message, and only `readline` empties it: once
+//! `readline` has returned, a `print` that found the queue full blocks until the next
+//! `readline`. So two rules keep the threads from waiting on each other:
+//! - the line editor never blocks on the controller: typed lines go through their own
+//!   bounded queue and a forwarding thread ([`forward`]), so `readline` runs again at
+//!   once, whatever the controller is doing;
+//! - the controller never waits for the printer once the user left: a printing thread
+//!   owns it ([`Printed`]), and after the user left the controller writes to the
+//!   terminal itself (no `readline` runs any more, so the terminal is in its normal
+//!   mode).
+//!
+//! A slow or paused terminal still slows the server reader down: the printing thread
+//! waits, the controller waits for it, and the reader's queue fills.
 //!
 //! Ctrl-D, or Ctrl-C at an empty prompt, leaves; Ctrl-C with text typed clears the line.
 
 use std::io::{self, Write};
 use std::net::TcpStream;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -27,7 +41,10 @@ use rustyline::{
 };
 
 use super::names::Names;
-use super::{Controller, Event, NOTICE_PREFIX, Options, PROMPT, Screen, start_reader};
+use super::{
+    Controller, Event, Events, LEAVE_WITHIN, MAX_TYPED_AHEAD, NOTICE_PREFIX, Options, PROMPT,
+    Screen, start_reader,
+};
 
 /// Lines of history kept (in memory only).
 pub const HISTORY_LINES: usize = 1000;
@@ -92,14 +109,93 @@ impl ConditionalEventHandler for CtrlC {
     }
 }
 
-/// Server output through the editor's printer.
-struct Printed<P: ExternalPrinter>(P);
+/// Server output through the editor's printer, which a printing thread owns.
+#[derive(Clone)]
+struct Printed(Arc<PrintQueue>);
 
-impl<P: ExternalPrinter> Screen for Printed<P> {
+/// The line handed to the printing thread, and whether to bypass it.
+#[derive(Default)]
+struct PrintQueue {
+    state: Mutex<PrintState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct PrintState {
+    /// At most one line waits for the printing thread: a slow terminal slows the
+    /// controller down, and so the server reader.
+    waiting: Option<String>,
+    /// Set once the user left (no `readline` runs, so the printer may never empty its
+    /// queue again) or the printer failed: lines go straight to the terminal.
+    direct: bool,
+}
+
+impl Printed {
+    /// Starts the printing thread for `printer`.
+    fn start<P: ExternalPrinter + Send + 'static>(mut printer: P) -> io::Result<Printed> {
+        let screen = Printed(Arc::default());
+        let queue = screen.0.clone();
+        thread::Builder::new()
+            .name("printer".into())
+            .spawn(move || {
+                loop {
+                    let line = {
+                        let mut state = queue.lock();
+                        loop {
+                            if let Some(line) = state.waiting.take() {
+                                break line;
+                            }
+                            state = queue.wait(state);
+                        }
+                    };
+                    queue.changed.notify_all();
+                    if printer.print(line).is_err() {
+                        queue.lock().direct = true;
+                        queue.changed.notify_all();
+                        return;
+                    }
+                }
+            })?;
+        Ok(screen)
+    }
+
+    /// From now on lines go straight to the terminal: the user left.
+    fn go_direct(&self) {
+        self.0.lock().direct = true;
+        self.0.changed.notify_all();
+    }
+}
+
+impl PrintQueue {
+    fn lock(&self) -> MutexGuard<'_, PrintState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(&self, guard: MutexGuard<'a, PrintState>) -> MutexGuard<'a, PrintState> {
+        self.changed.wait(guard).unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Screen for Printed {
     fn line(&mut self, text: &str) -> io::Result<()> {
-        self.0
-            .print(format!("{text}\n"))
-            .map_err(|e| io::Error::other(e.to_string()))
+        let text = format!("{text}\n");
+        let mut state = self.0.lock();
+        loop {
+            if state.direct {
+                // No `readline` runs: the terminal is in its normal mode. At most the
+                // two lines the printer still holds are lost.
+                drop(state);
+                let mut out = io::stdout().lock();
+                out.write_all(text.as_bytes())?;
+                return out.flush();
+            }
+            if state.waiting.is_none() {
+                state.waiting = Some(text);
+                self.0.changed.notify_all();
+                return Ok(());
+            }
+            state = self.0.wait(state);
+        }
     }
 }
 
@@ -129,12 +225,20 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
         EventHandler::Conditional(Box::new(CtrlC)),
     );
     let printer = editor.create_external_printer().map_err(to_io)?;
+    let mut screen = Printed::start(printer)?;
+    let left = screen.clone();
     let (events, rx) = start_reader(&stream, opts)?;
-    let opts = opts.clone();
+    let opts = Options {
+        leave_within: Some(LEAVE_WITHIN),
+        ..opts.clone()
+    };
+    let (typed, typed_rx) = mpsc::sync_channel(MAX_TYPED_AHEAD);
+    thread::Builder::new()
+        .name("typed-lines".into())
+        .spawn(move || forward(&typed_rx, &events))?;
     thread::Builder::new()
         .name("controller".into())
         .spawn(move || {
-            let mut screen = Printed(printer);
             let result =
                 Controller::new(stream, rx, None, names, &opts).and_then(|c| c.run(&mut screen));
             let (text, code) = match result {
@@ -167,8 +271,13 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
     let mut last_refusal: Option<Instant> = None;
     loop {
         let event = match editor.readline(PROMPT) {
-            Ok(line) => Event::Input(line),
-            Err(ReadlineError::Eof | ReadlineError::Interrupted) => Event::InputEnd,
+            Ok(line) => {
+                if !hand_over(&typed, pasted_lines(&line).into_iter().map(Event::Input)) {
+                    break;
+                }
+                continue;
+            }
+            Err(ReadlineError::Eof | ReadlineError::Interrupted) => break,
             Err(ReadlineError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => {
                 // One bad key press can yield several errors: say it once.
                 if last_refusal.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
@@ -181,15 +290,80 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
                         .to_string(),
                 )
             }
-            Err(_) => Event::InputEnd,
+            Err(_) => break,
         };
-        let end = matches!(event, Event::InputEnd);
-        if events.send(event).is_err() || end {
+        if !hand_over(&typed, [event]) {
             break;
         }
     }
+    // The user left. From now on the controller writes to the terminal itself; then
+    // it may wait for this last event, which `forward` delivers.
+    left.go_direct();
+    let _ = typed.send(Event::InputEnd);
     // The controller finishes the session and exits the process.
     loop {
         thread::park();
+    }
+}
+
+/// The lines in what `readline` returned. A paste of several lines arrives as one,
+/// newlines inside (and usually one at the end): each goes out as its own message,
+/// awaited like typed ones, and the paste's last newline is not an extra empty line.
+fn pasted_lines(line: &str) -> Vec<String> {
+    let mut lines: Vec<String> = line
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+        .collect();
+    if lines.len() > 1 && lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// Queues typed events for [`forward`]; false once the controller is gone. Never waits
+/// for the controller: it may be waiting for `readline`.
+fn hand_over(typed: &SyncSender<Event>, events: impl IntoIterator<Item = Event>) -> bool {
+    for event in events {
+        match typed.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                // No `readline` runs now, so this can go straight to the terminal.
+                println!(
+                    "{NOTICE_PREFIX}输入太快了,这一行没有发送。 · Typed too far ahead; line \
+                     not sent."
+                );
+            }
+            Err(TrySendError::Disconnected(_)) => return false,
+        }
+    }
+    true
+}
+
+/// Hands typed lines to the controller, waiting whenever its queue is full, so that the
+/// line editor never has to.
+fn forward(typed: &Receiver<Event>, events: &Events) {
+    for event in typed {
+        if events.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pasted_lines;
+
+    #[test]
+    fn pasted_lines_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("西瓜", &["西瓜"]),
+            ("", &[""]),
+            ("菜单\n红牛\n", &["菜单", "红牛"]),
+            ("菜单\r\n红牛", &["菜单", "红牛"]),
+            ("a\n\nb\n", &["a", "", "b"]),
+        ];
+        for (line, want) in cases {
+            assert_eq!(pasted_lines(line), *want, "{line:?}");
+        }
     }
 }

@@ -57,6 +57,11 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the user's input ends, how long to keep showing what the server still sends
 /// when it goes quiet without closing. (The wait for the last answer comes first.)
 pub const LINGER_QUIET: Duration = Duration::from_secs(1);
+/// On a terminal, how long after the user left (Ctrl-D, Ctrl-C) the client still shows
+/// what the server sends. Without it a server that never goes quiet for
+/// [`LINGER_QUIET`] (a flood, or a notice every half second) would keep a user who
+/// asked to leave.
+pub const LEAVE_WITHIN: Duration = Duration::from_secs(2);
 /// Server events queued for the display. With [`frame::MAX_MESSAGE`] per message this
 /// bounds the queue to a few MiB; when it is full the reader stops reading.
 pub const SERVER_QUEUE: usize = 16;
@@ -151,6 +156,10 @@ pub struct Options {
     /// Print each line sent as `【客户端】…` (piped input, so the output reads like the
     /// tutorial's transcript).
     pub transcript: bool,
+    /// After the input ended, stop showing what the server sends after this long at the
+    /// latest ([`LEAVE_WITHIN`] on a terminal). `None`: until it closes or goes quiet,
+    /// so that piped input with `--reply-wait 0` still sees every reply.
+    pub leave_within: Option<Duration>,
 }
 
 impl Default for Options {
@@ -161,6 +170,7 @@ impl Default for Options {
             reply_wait: DEFAULT_REPLY_WAIT,
             send_timeout: DEFAULT_SEND_TIMEOUT,
             transcript: false,
+            leave_within: None,
         }
     }
 }
@@ -341,13 +351,14 @@ impl<'a> Controller<'a> {
         let mut queue: VecDeque<String> = VecDeque::new();
         let mut input_done = false;
         // The greeting counts as the first answer to wait for.
-        let mut waiting = Some(Instant::now() + self.opts.reply_wait);
+        let mut reply_wait = self.opts.reply_wait;
+        let mut waiting = Some(Instant::now() + reply_wait);
         loop {
             if waiting.is_none() {
                 if let Some(line) = queue.pop_front() {
                     self.grant_credit();
                     match self.send(&line, screen)? {
-                        Sent::Yes => waiting = Some(Instant::now() + self.opts.reply_wait),
+                        Sent::Yes => waiting = Some(Instant::now() + reply_wait),
                         Sent::No => {}
                         Sent::Failed(ending) => return Ok(ending),
                     }
@@ -392,7 +403,15 @@ impl<'a> Controller<'a> {
                     self.notice(screen, &reason)?;
                     self.grant_credit();
                 }
-                Event::InputEnd => input_done = true,
+                Event::InputEnd => {
+                    input_done = true;
+                    if self.opts.leave_within.is_some() {
+                        // The user asked to leave: what is typed ahead still goes out,
+                        // but answers are only awaited in `finish`, within its limit.
+                        reply_wait = Duration::ZERO;
+                        waiting = None;
+                    }
+                }
                 Event::Closed => return Ok(self.closed()),
                 Event::Failed(e) => return Ok(Ending::Reset(e)),
                 other => {
@@ -517,20 +536,26 @@ impl<'a> Controller<'a> {
     }
 
     /// The input ended (and no answer is awaited any more): half-close, show what the
-    /// server still sends until it closes or is quiet for [`LINGER_QUIET`], then close.
+    /// server still sends until it closes, is quiet for [`LINGER_QUIET`] or
+    /// [`Options::leave_within`] has passed, then close.
     fn finish(mut self, screen: &mut impl Screen) -> io::Result<Ending> {
         let _ = self.stream.shutdown(Shutdown::Write);
+        let leave_by = self.opts.leave_within.map(|d| Instant::now() + d);
         let mut quiet_until = Instant::now() + LINGER_QUIET;
         loop {
+            let until = leave_by.map_or(quiet_until, |t| t.min(quiet_until));
             match self
                 .rx
-                .recv_timeout(quiet_until.saturating_duration_since(Instant::now()))
+                .recv_timeout(until.saturating_duration_since(Instant::now()))
             {
                 Ok(Event::Closed) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Event::Failed(_)) | Err(RecvTimeoutError::Timeout) => break,
                 Ok(other) => {
                     self.show(other, screen)?;
                     quiet_until = Instant::now() + LINGER_QUIET;
+                    if leave_by.is_some_and(|t| Instant::now() >= t) {
+                        break;
+                    }
                 }
             }
         }
@@ -555,26 +580,35 @@ fn read_server(mut stream: TcpStream, charset: Charset, eol: Eol, events: &SyncS
     let mut framer = Framer::default();
     let mut buf = vec![0u8; 16 * 1024];
     let mut hinted_encoding = false;
-    let mut hinted_eol = eol == Eol::None;
-    // Sends one frame, then any hint it gave rise to; false once the controller is gone.
+    // Settled once the hint was given, or once the server ended a line with `\n`: then
+    // it frames its messages, and a later one without a newline is only a pause in
+    // the middle of a line (a slow server, or one that died mid-line).
+    let mut eol_settled = eol == Eol::None;
+    // Sends one frame, then the hints it gave rise to; false once the controller is gone.
     let mut deliver = |frame: Frame, events: &SyncSender<Event>| -> bool {
-        let mut hint = None;
+        let mut found = [None, None];
         let event = match frame {
             Frame::Message(bytes, end) => {
                 if !hinted_encoding && let Some(other) = hints::wrong_encoding(&bytes, charset) {
                     hinted_encoding = true;
-                    hint = Some(Hint::Encoding(other));
+                    found[0] = Some(Hint::Encoding(other));
                 }
-                if end == End::Unterminated && !hinted_eol && !bytes.is_empty() {
-                    hinted_eol = true;
-                    hint = hint.or(Some(Hint::EolNone));
+                if end == End::Newline {
+                    eol_settled = true;
+                } else if !eol_settled && !bytes.is_empty() {
+                    eol_settled = true;
+                    found[1] = Some(Hint::EolNone);
                 }
                 Event::Server(display(&bytes, charset))
             }
             Frame::Cut(bytes) => Event::Cut(display(&bytes, charset)),
             Frame::Dropped(n, _) => Event::Dropped(n),
         };
-        events.send(event).is_ok() && hint.is_none_or(|h| events.send(Event::Hint(h)).is_ok())
+        events.send(event).is_ok()
+            && found
+                .into_iter()
+                .flatten()
+                .all(|h| events.send(Event::Hint(h)).is_ok())
     };
     loop {
         let n = match stream.read(&mut buf) {

@@ -10,6 +10,11 @@ use crate::words::{BYE, MENU};
 
 /// Most names remembered, so a hostile server cannot grow the list without bound.
 pub const MAX_NAMES: usize = 1000;
+/// The longest name remembered, in bytes: the shop reads at most
+/// [`MAX_LINE`](crate::protocol::MAX_LINE) bytes a line, so a longer name could not be
+/// bought anyway. With [`MAX_NAMES`] this keeps the list under 1 MiB (64 KiB names
+/// from a hostile server would make it 64 MiB).
+pub const MAX_NAME_BYTES: usize = crate::protocol::MAX_LINE;
 
 /// The names seen so far; a cheap-to-clone handle shared with the line editor.
 #[derive(Debug, Clone, Default)]
@@ -63,7 +68,10 @@ pub fn parse(message: &str) -> Vec<String> {
                 rest.rsplit_once(' ')?.0
             };
             let name = name.trim();
-            (!name.is_empty() && name.chars().all(|c| !c.is_control())).then(|| name.to_string())
+            (!name.is_empty()
+                && name.len() <= MAX_NAME_BYTES
+                && !name.chars().any(char::is_control))
+            .then(|| name.to_string())
         })
         .collect()
 }
@@ -74,6 +82,7 @@ mod tests {
 
     #[test]
     fn parse_table() {
+        let long_greeting = format!("还有:{}(1),瓜子(2)。", "长".repeat(MAX_NAME_BYTES));
         let cases: &[(&str, &[&str])] = &[
             (
                 "目前商店还有:瓜子(4.5),西瓜(2),矿泉水(2.5)。请问您需要什么?",
@@ -86,6 +95,8 @@ mod tests {
             ("购买成功,余额 -2", &[]),
             ("菜单:", &[]),
             ("目前商店还有:", &[]),
+            // Too long to be bought: not remembered.
+            (&long_greeting, &["瓜子"]),
         ];
         for (message, want) in cases {
             assert_eq!(parse(message), *want, "{message}");
