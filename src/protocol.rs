@@ -210,6 +210,12 @@ pub struct FrameReader<S: Source> {
     idle_from: Option<Instant>,
     /// When the first byte of the message being assembled was taken in.
     message_from: Instant,
+    /// True when the last read from the source timed out: a deadline found passed
+    /// then passed while waiting.
+    waited_out: bool,
+    /// True once this message had its last look at the socket (see
+    /// `wait_for_next_read`).
+    looked: bool,
     /// When the last bytes of the message being assembled were taken in: the flush
     /// waits for a quiet gap after them.
     last_byte_at: Instant,
@@ -239,6 +245,8 @@ impl<S: Source> FrameReader<S> {
             timeout: limits.idle,
             idle_from: None,
             message_from: now,
+            waited_out: false,
+            looked: false,
             last_byte_at: now,
             limits,
             info: FrameInfo::default(),
@@ -265,6 +273,8 @@ impl<S: Source> FrameReader<S> {
         self.overflow = false;
         // The idle clock starts when the server first has to wait for this message.
         self.idle_from = None;
+        self.waited_out = false;
+        self.looked = false;
         // Bytes left over from the read that brought the previous message: 粘包.
         self.info = FrameInfo {
             shared: !self.input.buffer().is_empty(),
@@ -293,9 +303,13 @@ impl<S: Source> FrameReader<S> {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // The read timed out: the deadlines above say what that means.
-                Err(e) if is_timeout(&e) => continue,
+                Err(e) if is_timeout(&e) => {
+                    self.waited_out = true;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
+            self.waited_out = false;
             let chunk = self.input.buffer();
             if chunk.is_empty() {
                 self.eof = true;
@@ -346,34 +360,47 @@ impl<S: Source> FrameReader<S> {
     /// to the nearest one. `Some` says which deadline has passed.
     fn wait_for_next_read(&mut self) -> io::Result<Option<Expired>> {
         let now = self.input.get_ref().now();
-        let deadline = if self.holding() {
+        let (expired, deadline) = if self.holding() {
             let message = self
                 .limits
                 .message
                 .map(|limit| (self.message_from + limit, limit));
-            if let Some((deadline, limit)) = message
-                && now >= deadline
-            {
-                // The partial message is dropped.
-                self.line.clear();
-                self.overflow = false;
-                return Ok(Some(Expired::Message(limit)));
-            }
             let flush = self.last_byte_at + self.limits.flush_after;
-            if now >= flush {
-                return Ok(Some(Expired::Flush));
+            match message {
+                Some((deadline, limit)) if now >= deadline => (Some(Expired::Message(limit)), None),
+                _ if now >= flush => (Some(Expired::Flush), None),
+                _ => (
+                    None,
+                    Some(message.map_or(flush, |(deadline, _)| deadline.min(flush))),
+                ),
             }
-            Some(message.map_or(flush, |(deadline, _)| deadline.min(flush)))
         } else {
             let from = *self.idle_from.get_or_insert(now);
             match self.limits.idle {
-                Some(limit) if now >= from + limit => return Ok(Some(Expired::Idle(limit))),
-                Some(limit) => Some(from + limit),
-                None => None,
+                Some(limit) if now >= from + limit => (Some(Expired::Idle(limit)), None),
+                Some(limit) => (None, Some(from + limit)),
+                None => (None, None),
             }
         };
-        self.wait_until(deadline, now)?;
-        Ok(None)
+        let Some(expired) = expired else {
+            self.wait_until(deadline, now)?;
+            return Ok(None);
+        };
+        if !self.waited_out && !self.looked {
+            // The deadline passed while the server was busy (answering, or simply not
+            // scheduled on a loaded machine), not while it waited: the bytes it waits
+            // for may already be in the socket. One read that hardly waits has the last
+            // word, once per message.
+            self.looked = true;
+            self.wait_until(Some(now), now)?;
+            return Ok(None);
+        }
+        if let Expired::Message(_) = expired {
+            // The partial message is dropped.
+            self.line.clear();
+            self.overflow = false;
+        }
+        Ok(Some(expired))
     }
 
     /// Sets the read timeout so that the next read ends by `deadline` (`None`: never).
@@ -524,6 +551,7 @@ pub fn encode_line(text: &str, charset: Charset, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
     use std::collections::VecDeque;
 
     /// One step of a [`Script`].
@@ -545,7 +573,10 @@ mod tests {
         timeouts: Vec<Option<Duration>>,
         timeout: Option<Duration>,
         start: Instant,
-        now: Instant,
+        now: Cell<Instant>,
+        /// How far the clock moves each time it is read: a machine so loaded that the
+        /// server loses this much between any two steps.
+        tick: Duration,
     }
 
     impl Script {
@@ -566,13 +597,18 @@ mod tests {
                 timeouts: Vec::new(),
                 timeout: None,
                 start: now,
-                now,
+                now: Cell::new(now),
+                tick: Duration::ZERO,
             }
+        }
+
+        fn advance(&self, d: Duration) {
+            self.now.set(self.now.get() + d);
         }
 
         /// Script time since the start.
         fn elapsed(&self) -> Duration {
-            self.now - self.start
+            self.now.get() - self.start
         }
     }
 
@@ -585,16 +621,16 @@ mod tests {
                         let timeout = self
                             .timeout
                             .expect("a read without a timeout never times out");
-                        self.now += timeout;
+                        self.advance(timeout);
                         return Err(io::ErrorKind::WouldBlock.into());
                     }
                     Some(Step::Wait(d)) => match self.timeout {
                         Some(t) if t <= d => {
                             self.steps.push_front(Step::Wait(d - t));
-                            self.now += t;
+                            self.advance(t);
                             return Err(io::ErrorKind::WouldBlock.into());
                         }
-                        _ => self.now += d,
+                        _ => self.advance(d),
                     },
                     Some(Step::Bytes(mut bytes)) => {
                         let n = bytes.len().min(buf.len());
@@ -618,7 +654,8 @@ mod tests {
         }
 
         fn now(&self) -> Instant {
-            self.now
+            self.now.set(self.now.get() + self.tick);
+            self.now.get()
         }
     }
 
@@ -778,7 +815,7 @@ mod tests {
     fn time_the_server_spends_answering_is_not_the_customers() {
         // The server may take long to write its replies (a customer that pipelines and
         // reads slowly). Bytes that arrived meanwhile are not late for that.
-        let stall = |reader: &mut FrameReader<Script>, d: Duration| reader.input.get_mut().now += d;
+        let stall = |reader: &mut FrameReader<Script>, d: Duration| reader.get_ref().advance(d);
         let b = |s: &str| Step::Bytes(s.as_bytes().to_vec());
 
         // A partial message at the end of the buffer, taken in only after a long stall:
@@ -801,6 +838,35 @@ mod tests {
         assert_eq!(reader.read_frame().unwrap(), Some(Frame::Message(b"a")));
         stall(&mut reader, 400 * SEC);
         assert_eq!(reader.read_frame().unwrap(), Some(Frame::Message(b"b")));
+    }
+
+    #[test]
+    fn a_deadline_that_passes_while_the_server_is_not_waiting_gets_a_last_look() {
+        // On a machine so loaded that 300 ms pass between any two steps of the server,
+        // the flush deadline is found passed right after the first half of a message
+        // was taken in, without any wait. The rest is already in the socket: one read
+        // that hardly waits finds it, and the message is whole.
+        let b = |s: &[u8]| Step::Bytes(s.to_vec());
+        let gbk_xigua: &[u8] = b"\xce\xf7\xb9\xcf\n";
+        let mut script = Script::steps(vec![b(&gbk_xigua[..1]), b(&gbk_xigua[1..])]);
+        script.tick = 300 * MS;
+        let mut reader = FrameReader::new(script, limits(8)).unwrap();
+        assert_eq!(
+            reader.read_frame().unwrap(),
+            Some(Frame::Message(&gbk_xigua[..4]))
+        );
+        // An endless line whose bytes are always there still loses its message when
+        // its deadline passes: one last look per message, not one per read.
+        let mut script = Script::steps(vec![b(b"x"); 1000]);
+        script.tick = 50 * MS;
+        let mut reader = FrameReader::new(script, limits(8)).unwrap();
+        let got = loop {
+            match reader.read_frame() {
+                Ok(Some(_)) => continue,
+                other => break other.map(|_| ()),
+            }
+        };
+        assert!(matches!(got, Err(FrameError::MessageTimeout(_))), "{got:?}");
     }
 
     #[test]

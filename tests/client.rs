@@ -318,6 +318,26 @@ fn replies_without_line_endings_suggest_eol_none_once() {
 }
 
 #[test]
+fn one_message_can_earn_both_hints() {
+    // The reference answer read as UTF-8: its GBK greeting, without a newline, earns
+    // the --encoding hint and the --eol hint at once.
+    let addr = reference_answer();
+    let out = client(
+        &[
+            &addr.to_string(),
+            "--encoding",
+            "utf-8",
+            "--reply-wait",
+            "1",
+        ],
+        "西瓜\n".as_bytes(),
+    );
+    let text = stdout(&out);
+    assert_eq!(text.matches("请加上 --encoding gbk").count(), 1, "{text}");
+    assert_eq!(text.matches("请加上 --eol none").count(), 1, "{text}");
+}
+
+#[test]
 fn help_lists_the_options() {
     let out = Command::new(client_support::CLIENT)
         .arg("--help")

@@ -109,6 +109,24 @@ fn ctrl_r_finds_an_earlier_line_and_home_moves_to_the_start() {
 }
 
 #[test]
+fn a_pasted_block_of_lines_goes_out_line_by_line() {
+    let server = ShopServer::start(&[]);
+    let mut p = client(server.addr);
+    // A bracketed paste of two lines, the last newline included, then Enter.
+    p.send("\x1b[200~瓜子\n矿泉水\n\x1b[201~\r").unwrap();
+    p.flush().unwrap();
+    expect(&mut p, "余额 -7");
+    p.send("西瓜\r").unwrap();
+    p.flush().unwrap();
+    let between = p.exp_string(&bytes("余额 -9")).unwrap();
+    // Sent as one message, the paste's last newline and Enter made an empty line,
+    // which the shop answers with its greeting.
+    assert!(!between.contains(&bytes("请问您需要什么")), "{between}");
+    p.send_control('d').unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
 fn tab_completes_an_item_name_from_the_greeting() {
     let server = ShopServer::start(&[]);
     let mut p = client(server.addr);

@@ -79,7 +79,8 @@ struct Args {
     goods: Option<PathBuf>,
 
     /// Wire encoding: gbk (like the debug assistant), utf-8 (like nc in a UTF-8
-    /// terminal), or auto (greet in GBK, then answer each message in its own encoding).
+    /// terminal), or auto (greet in GBK, then answer in the encoding each customer
+    /// writes; ASCII and empty lines keep the connection's current one).
     #[arg(
         long,
         env = "SHOP_ENCODING",

@@ -23,7 +23,7 @@
 
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::sync::mpsc::{self, Receiver, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -271,7 +271,12 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
     let mut last_refusal: Option<Instant> = None;
     loop {
         let event = match editor.readline(PROMPT) {
-            Ok(line) => Event::Input(line),
+            Ok(line) => {
+                if !hand_over(&typed, pasted_lines(&line).into_iter().map(Event::Input)) {
+                    break;
+                }
+                continue;
+            }
             Err(ReadlineError::Eof | ReadlineError::Interrupted) => break,
             Err(ReadlineError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => {
                 // One bad key press can yield several errors: say it once.
@@ -287,17 +292,8 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
             }
             Err(_) => break,
         };
-        // Never wait for the controller here: it may be waiting for `readline`.
-        match typed.try_send(event) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                // No `readline` runs now, so this can go straight to the terminal.
-                println!(
-                    "{NOTICE_PREFIX}输入太快了,这一行没有发送。 · Typed too far ahead; line \
-                     not sent."
-                );
-            }
-            Err(TrySendError::Disconnected(_)) => break,
+        if !hand_over(&typed, [event]) {
+            break;
         }
     }
     // The user left. From now on the controller writes to the terminal itself; then
@@ -310,12 +306,64 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
     }
 }
 
+/// The lines in what `readline` returned. A paste of several lines arrives as one,
+/// newlines inside (and usually one at the end): each goes out as its own message,
+/// awaited like typed ones, and the paste's last newline is not an extra empty line.
+fn pasted_lines(line: &str) -> Vec<String> {
+    let mut lines: Vec<String> = line
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+        .collect();
+    if lines.len() > 1 && lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// Queues typed events for [`forward`]; false once the controller is gone. Never waits
+/// for the controller: it may be waiting for `readline`.
+fn hand_over(typed: &SyncSender<Event>, events: impl IntoIterator<Item = Event>) -> bool {
+    for event in events {
+        match typed.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                // No `readline` runs now, so this can go straight to the terminal.
+                println!(
+                    "{NOTICE_PREFIX}输入太快了,这一行没有发送。 · Typed too far ahead; line \
+                     not sent."
+                );
+            }
+            Err(TrySendError::Disconnected(_)) => return false,
+        }
+    }
+    true
+}
+
 /// Hands typed lines to the controller, waiting whenever its queue is full, so that the
 /// line editor never has to.
 fn forward(typed: &Receiver<Event>, events: &Events) {
     for event in typed {
         if events.send(event).is_err() {
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pasted_lines;
+
+    #[test]
+    fn pasted_lines_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("西瓜", &["西瓜"]),
+            ("", &[""]),
+            ("菜单\n红牛\n", &["菜单", "红牛"]),
+            ("菜单\r\n红牛", &["菜单", "红牛"]),
+            ("a\n\nb\n", &["a", "", "b"]),
+        ];
+        for (line, want) in cases {
+            assert_eq!(pasted_lines(line), *want, "{line:?}");
         }
     }
 }

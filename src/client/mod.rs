@@ -580,26 +580,35 @@ fn read_server(mut stream: TcpStream, charset: Charset, eol: Eol, events: &SyncS
     let mut framer = Framer::default();
     let mut buf = vec![0u8; 16 * 1024];
     let mut hinted_encoding = false;
-    let mut hinted_eol = eol == Eol::None;
-    // Sends one frame, then any hint it gave rise to; false once the controller is gone.
+    // Settled once the hint was given, or once the server ended a line with `\n`: then
+    // it frames its messages, and a later one without a newline is only a pause in
+    // the middle of a line (a slow server, or one that died mid-line).
+    let mut eol_settled = eol == Eol::None;
+    // Sends one frame, then the hints it gave rise to; false once the controller is gone.
     let mut deliver = |frame: Frame, events: &SyncSender<Event>| -> bool {
-        let mut hint = None;
+        let mut found = [None, None];
         let event = match frame {
             Frame::Message(bytes, end) => {
                 if !hinted_encoding && let Some(other) = hints::wrong_encoding(&bytes, charset) {
                     hinted_encoding = true;
-                    hint = Some(Hint::Encoding(other));
+                    found[0] = Some(Hint::Encoding(other));
                 }
-                if end == End::Unterminated && !hinted_eol && !bytes.is_empty() {
-                    hinted_eol = true;
-                    hint = hint.or(Some(Hint::EolNone));
+                if end == End::Newline {
+                    eol_settled = true;
+                } else if !eol_settled && !bytes.is_empty() {
+                    eol_settled = true;
+                    found[1] = Some(Hint::EolNone);
                 }
                 Event::Server(display(&bytes, charset))
             }
             Frame::Cut(bytes) => Event::Cut(display(&bytes, charset)),
             Frame::Dropped(n, _) => Event::Dropped(n),
         };
-        events.send(event).is_ok() && hint.is_none_or(|h| events.send(Event::Hint(h)).is_ok())
+        events.send(event).is_ok()
+            && found
+                .into_iter()
+                .flatten()
+                .all(|h| events.send(Event::Hint(h)).is_ok())
     };
     loop {
         let n = match stream.read(&mut buf) {
