@@ -128,7 +128,9 @@ fn connect_from(ip: IpAddr, to: SocketAddr) -> TcpStream {
     )
     .unwrap();
     socket.bind(&SocketAddr::new(ip, 0).into()).unwrap();
-    socket.connect(&to.into()).expect("connect to the live view");
+    socket
+        .connect(&to.into())
+        .expect("connect to the live view");
     socket.into()
 }
 
