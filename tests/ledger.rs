@@ -230,6 +230,12 @@ fn restart_resumes_and_raising_stock_restocks() {
     assert_eq!(c.ask("西瓜"), "购买成功,余额 -4");
     let (status, _) = server.signal_and_wait("TERM", Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()));
+    // After a clean shutdown the ledger is one file: no write-ahead log beside it
+    // holding sales, so a copy of shop.db alone has them all.
+    assert!(!dir.join("shop.db-wal").exists(), "the WAL was folded in");
+    let copy = temp_dir();
+    std::fs::copy(dir.join("shop.db"), copy.join("shop.db")).unwrap();
+    assert_eq!(sold_in_ledger(&copy)["西瓜"], 2);
 
     let server = start(&dir, &[]);
     assert_eq!(remaining(&server)["西瓜"], Some(1));
@@ -352,6 +358,28 @@ fn a_failing_commit_is_not_acknowledged_and_the_stock_goes_back() {
     assert_eq!(sold_in_ledger(&dir)["西瓜"], 2);
     let mut fresh = server.customer();
     assert_eq!(fresh.ask("西瓜"), "购买成功,余额 -2");
+}
+
+/// The ledger file removed while the shop is open (a teacher tidying up): SQLite would
+/// go on writing into the unlinked file, so every sale after that would vanish. Instead
+/// each purchase is refused as not recorded, its stock goes back, and one line says why.
+#[test]
+fn a_removed_ledger_file_is_not_written_blindly() {
+    let dir = temp_dir();
+    write_goods(&dir, "[[goods]]\nname = \"西瓜\"\nprice = 2\nstock = 5\n");
+    let server = start(&dir, &[]);
+    let mut c = server.customer();
+    assert_eq!(c.ask("西瓜"), "购买成功,余额 -2");
+    std::fs::remove_file(dir.join("shop.db")).unwrap();
+    let mut other = server.customer();
+    assert_eq!(c.ask("西瓜"), NOT_RECORDED);
+    assert_eq!(other.ask("西瓜"), NOT_RECORDED);
+    assert_eq!(c.ask("菜单"), "菜单:西瓜 2元 剩4", "the stock went back");
+    assert!(server.wait_for_log("removed or replaced", Duration::from_secs(15)));
+    let log = server.stderr();
+    assert_eq!(log.matches("cannot record sales").count(), 1, "{log}");
+    let mut fresh = server.customer();
+    assert_eq!(fresh.ask("菜单"), "菜单:西瓜 2元 剩4", "still serving");
 }
 
 /// One ledger, one writer: a second server on the same file is refused at start with

@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS sales (
     fen      INTEGER NOT NULL
 );";
 
+/// The columns a shop ledger's `sales` table must have: a database whose `sales` table
+/// lacks one is someone else's, and would fail every purchase later.
+const COLUMNS: [&str; 5] = ["time", "customer", "item", "price", "fen"];
+
 /// How long a statement waits for a lock held by a reader (`report`, `sqlite3`) before
 /// it fails. WAL readers never block the writer, but a checkpoint may briefly.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -37,6 +41,10 @@ pub struct SqliteLedger {
     path: PathBuf,
     /// Held for the life of the server: see the module docs.
     _lock: Option<File>,
+    /// The file opened, to notice when it is removed or replaced while the shop is
+    /// open: SQLite would go on writing to the unlinked file, and every sale after
+    /// that would be lost at the next start. `None` for readers.
+    identity: Option<Identity>,
 }
 
 impl SqliteLedger {
@@ -78,19 +86,35 @@ impl SqliteLedger {
         }
         conn.execute_batch(&format!(
             "PRAGMA synchronous={synchronous};
-             BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version=1; COMMIT;"
+             BEGIN IMMEDIATE; {SCHEMA} COMMIT;"
         ))
         .map_err(open_error)?;
+        check_columns(&conn).map_err(|message| LedgerError::Open {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(open_error)?;
+        if version == 0 {
+            conn.execute_batch("PRAGMA user_version=1")
+                .map_err(open_error)?;
+        }
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
             return Err(LedgerError::Open {
                 path: path.to_path_buf(),
                 message: "the file is read-only".into(),
             });
         }
+        let identity = Identity::of(path).map_err(|e| LedgerError::Open {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         Ok(SqliteLedger {
             conn,
             path: path.to_path_buf(),
             _lock: Some(lock),
+            identity: Some(identity),
         })
     }
 
@@ -101,9 +125,14 @@ impl SqliteLedger {
             message: one_line(&e),
         };
         if !path.is_file() {
+            let message = if path.is_dir() {
+                "is a directory; give the ledger file, such as class1.db"
+            } else {
+                "no such file"
+            };
             return Err(LedgerError::Open {
                 path: path.to_path_buf(),
-                message: "no such file".into(),
+                message: message.into(),
             });
         }
         let conn = Connection::open_with_flags(
@@ -116,7 +145,21 @@ impl SqliteLedger {
             conn,
             path: path.to_path_buf(),
             _lock: None,
+            identity: None,
         })
+    }
+
+    /// Fails if the file at `path` is no longer the one this ledger writes.
+    fn check_identity(&self) -> Result<(), LedgerError> {
+        match &self.identity {
+            Some(identity) if !identity.is_at(&self.path) => Err(LedgerError::Io {
+                path: self.path.clone(),
+                message: "the file was removed or replaced while the shop was open; \
+                          sales cannot be recorded until the shop is restarted"
+                    .into(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn io_error(&self, e: &rusqlite::Error) -> LedgerError {
@@ -162,7 +205,11 @@ impl Ledger for SqliteLedger {
     }
 
     fn record(&mut self, sales: &[SaleRecord]) -> Result<(), LedgerError> {
-        self.record_all(sales).map_err(|e| self.io_error(&e))
+        // Checked before, so that nothing is written to a file that is gone, and after,
+        // so that a removal during the commit is not acknowledged either.
+        self.check_identity()?;
+        self.record_all(sales).map_err(|e| self.io_error(&e))?;
+        self.check_identity()
     }
 
     fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
@@ -189,7 +236,16 @@ impl Ledger for SqliteLedger {
 
 /// Takes the one-writer lock on `FILE.lock`, creating it if needed.
 fn take_lock(path: &Path) -> Result<File, LedgerError> {
-    let mut name = path.as_os_str().to_owned();
+    // The same ledger named another way (through a symlink, as `./x.db` or by its
+    // absolute path) must find the same lock.
+    let real = std::fs::canonicalize(path)
+        .or_else(|_| {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let name = path.file_name().unwrap_or_default();
+            std::fs::canonicalize(parent.unwrap_or(Path::new("."))).map(|p| p.join(name))
+        })
+        .unwrap_or_else(|_| path.to_path_buf());
+    let mut name = real.into_os_string();
     name.push(".lock");
     let lock_path = PathBuf::from(name);
     let file = OpenOptions::new()
@@ -210,6 +266,51 @@ fn take_lock(path: &Path) -> Result<File, LedgerError> {
             path: path.to_path_buf(),
             message: format!("cannot lock {}: {e}", lock_path.display()),
         }),
+    }
+}
+
+/// Checks that `sales` has the columns of a shop ledger.
+fn check_columns(conn: &Connection) -> Result<(), String> {
+    let names = |conn: &Connection| -> rusqlite::Result<Vec<String>> {
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('sales')")?;
+        let rows = stmt.query_map([], |row| row.get(0))?;
+        rows.collect()
+    };
+    let have = names(conn).map_err(|e| one_line(&e))?;
+    match COLUMNS.iter().find(|c| !have.iter().any(|h| h == *c)) {
+        None => Ok(()),
+        Some(missing) => Err(format!(
+            "its `sales` table is not a shop ledger's (no column `{missing}`); use another file"
+        )),
+    }
+}
+
+/// Which file a path names: device and inode on Unix. Elsewhere an open SQLite file
+/// cannot be removed, so every check passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    #[cfg(unix)]
+    dev_ino: (u64, u64),
+}
+
+impl Identity {
+    #[cfg(unix)]
+    fn of(path: &Path) -> std::io::Result<Identity> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(Identity {
+            dev_ino: (meta.dev(), meta.ino()),
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(_path: &Path) -> std::io::Result<Identity> {
+        Ok(Identity {})
+    }
+
+    /// True if `path` still names this file.
+    fn is_at(&self, path: &Path) -> bool {
+        Identity::of(path).is_ok_and(|now| now == *self)
     }
 }
 
@@ -280,6 +381,50 @@ mod tests {
         let mut lock = dir.parent().unwrap().as_os_str().to_owned();
         lock.push(".lock");
         assert!(!Path::new(&lock).exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_same_ledger_through_a_symlink_is_refused_too() {
+        let path = temp("link");
+        let _first = SqliteLedger::open(&path, Durability::Normal).unwrap();
+        let link = path.with_file_name("link.db");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let second = SqliteLedger::open(&link, Durability::Normal).err().unwrap();
+        assert!(matches!(second, LedgerError::InUse { .. }), "{second}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_removed_or_replaced_file_fails_every_commit() {
+        for replace in [false, true] {
+            let path = temp(if replace { "replaced" } else { "removed" });
+            let mut ledger = SqliteLedger::open(&path, Durability::Normal).unwrap();
+            ledger.record(&[sale("瓜子", 450)]).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            if replace {
+                std::fs::write(&path, "").unwrap();
+            }
+            for _ in 0..2 {
+                let e = ledger.record(&[sale("瓜子", 450)]).err().unwrap();
+                assert!(e.to_string().contains("removed or replaced"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn another_programs_sales_table_is_refused() {
+        let path = temp("foreign");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE sales (id INTEGER PRIMARY KEY, time TEXT, customer TEXT, item TEXT, price TEXT)")
+            .unwrap();
+        drop(conn);
+        let e = SqliteLedger::open(&path, Durability::Normal).err().unwrap();
+        let text = e.to_string();
+        assert!(
+            text.contains("not a shop ledger") && text.contains("fen"),
+            "{text}"
+        );
     }
 
     #[test]

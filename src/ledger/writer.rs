@@ -32,7 +32,9 @@ use std::thread::{self, JoinHandle};
 
 use log::{info, warn};
 
-use super::{Ledger, MemoryLedger, SaleRecord};
+use std::collections::HashMap;
+
+use super::{Ledger, LedgerError, MemoryLedger, SaleRecord, StoredSale};
 
 /// Most sales waiting for the writer at once; a connection thread that finds the queue
 /// full waits for room. Each connection has at most one sale in flight, so this only
@@ -215,6 +217,15 @@ impl Recorder {
         if let Some(handle) = handle {
             let _ = handle.join();
         }
+        // Closing the ledger (SQLite: the connection) folds the write-ahead log into
+        // the file and removes it, so after a clean shutdown the ledger is one
+        // self-contained file that a teacher can copy. Dropped outside the lock.
+        let ledger = {
+            let mut store = lock(&self.shared.ledger);
+            let closed = Box::new(Closed(store.name.clone()));
+            mem::replace(&mut store.ledger, closed)
+        };
+        drop(ledger);
     }
 }
 
@@ -248,6 +259,33 @@ fn write_loop(shared: &Shared) {
     }
 }
 
+/// What is left of the ledger once it is closed: every call fails.
+struct Closed(String);
+
+impl Closed {
+    fn error(&self) -> LedgerError {
+        LedgerError::Io {
+            path: self.0.clone().into(),
+            message: "the ledger is closed".into(),
+        }
+    }
+}
+
+impl Ledger for Closed {
+    fn sold(&mut self) -> Result<HashMap<String, u64>, LedgerError> {
+        Err(self.error())
+    }
+    fn record(&mut self, _: &[SaleRecord]) -> Result<(), LedgerError> {
+        Err(self.error())
+    }
+    fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
+        Err(self.error())
+    }
+    fn describe(&self) -> String {
+        self.0.clone()
+    }
+}
+
 struct FailQueued<'a>(&'a Shared);
 
 impl Drop for FailQueued<'_> {
@@ -268,8 +306,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use crate::catalog::Price;
-    use crate::ledger::{LedgerError, StoredSale};
-    use std::collections::HashMap;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::SystemTime;
 
