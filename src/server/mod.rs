@@ -386,7 +386,7 @@ impl Context {
             .map(|()| FrameReader::with_timeout_set(stream, limits))
             .and_then(|mut frames| {
                 let mut out = ReplyWriter::new(stream);
-                connection::converse_tapped(
+                connection::converse(
                     &mut frames,
                     &mut out,
                     &mut session,
