@@ -188,6 +188,7 @@ struct Inner {
     refused: AtomicU64,
 }
 
+#[derive(Clone)]
 struct AlertEntry {
     at_ns: u64,
     kind: AlertKind,
@@ -373,6 +374,9 @@ impl Inner {
                 }
             })
             .collect();
+        // Copied under the lock, formatted after it: connections (and the accept loop,
+        // for a refusal) take this lock to add an alert.
+        let alerts: Vec<AlertEntry> = lock(&self.alerts).iter().cloned().collect();
         State {
             now: now_ns() / 1_000_000,
             encoding: self.wire.describe(),
@@ -384,11 +388,7 @@ impl Inner {
                 takings: yuan(takings),
             },
             feed: feed.iter().map(Entry::json).collect(),
-            alerts: lock(&self.alerts)
-                .iter()
-                .rev()
-                .map(AlertEntry::json)
-                .collect(),
+            alerts: alerts.iter().rev().map(AlertEntry::json).collect(),
             served: self.served.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
             dropped,
