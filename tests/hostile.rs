@@ -156,6 +156,37 @@ fn a_trickler_past_max_line_loses_its_seat() {
 }
 
 #[test]
+fn the_idle_timeout_counts_from_the_last_message_not_the_last_byte() {
+    // A message timeout far away, an idle timeout of 2 s: a trickler's bytes do not
+    // count as talking, so it is cut as idle, 2 s after its greeting.
+    let server = ShopServer::start(&["--idle-timeout", "2", "--message-timeout", "3600"]);
+    let mut c = server.customer();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (started, handle) = trickle(&c.stream, b"x", Duration::from_millis(150), stop.clone());
+    // As above: a loaded machine may flush a message now and then, which does restart
+    // the idle clock.
+    let mut flushed = 0;
+    let line = loop {
+        let line = c.read_line();
+        if line != UNKNOWN {
+            break line;
+        }
+        flushed += 1;
+    };
+    assert_eq!(line, "您已经 2 秒没有说话了,连接将关闭,欢迎下次光临。");
+    let took = started.elapsed();
+    let most = Duration::from_secs(7) * (flushed + 1);
+    assert!(
+        took >= Duration::from_millis(1500) && took < most,
+        "cut after {took:?} ({flushed} pauses flushed a message)"
+    );
+    c.expect_closed();
+    stop.store(true, Ordering::Relaxed);
+    handle.join().expect("trickler thread");
+    fresh_customer_is_served(&server, "西瓜", "购买成功,余额 -2");
+}
+
+#[test]
 fn a_customer_pausing_between_messages_is_not_cut() {
     // The message timeout bounds one message, not a conversation: complete messages
     // spread over three times the timeout are all served, and the seat stays.
