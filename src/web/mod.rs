@@ -375,7 +375,7 @@ impl Response {
         }
     }
 
-    fn write(&self, mut stream: &TcpStream, head_only: bool) -> io::Result<()> {
+    fn write(&self, stream: &TcpStream, head_only: bool) -> io::Result<()> {
         let mut out = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
              Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
