@@ -51,6 +51,10 @@ const VIEWER_STACK: usize = 256 * 1024;
 /// How long a viewer may take to send its request, and to take each part of the reply.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a viewer may take to read the whole reply. Per-write timeouts alone would
+/// let a viewer that reads a byte now and then hold its thread for ever.
+pub const REPLY_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The longest request head we read. Browsers send well under 2 KiB.
 pub const MAX_REQUEST: usize = 8 * 1024;
 
@@ -371,7 +375,7 @@ impl Response {
         }
     }
 
-    fn write(&self, mut stream: &TcpStream, head_only: bool) -> io::Result<()> {
+    fn write(&self, stream: &TcpStream, head_only: bool) -> io::Result<()> {
         let mut out = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
              Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
@@ -391,8 +395,33 @@ impl Response {
         if !head_only {
             bytes.extend_from_slice(&self.body);
         }
-        stream.write_all(&bytes)
+        write_within(stream, &bytes, Instant::now() + REPLY_DEADLINE)
     }
+}
+
+/// The most [`write_within`] hands the socket at once.
+const WRITE_PIECE: usize = 64 * 1024;
+
+/// Writes all of `bytes` unless `deadline` passes first. Each write also waits at most
+/// the stream's write timeout, so this returns soon after the deadline.
+fn write_within(mut stream: &TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    while !bytes.is_empty() {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the viewer took too long to read the reply",
+            ));
+        }
+        // In pieces: one write of a large buffer blocks until all of it is taken or the
+        // write timeout passes, however long the deadline has been gone.
+        match stream.write(&bytes[..bytes.len().min(WRITE_PIECE)]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -434,6 +463,31 @@ mod tests {
         drop(mine);
         assert!(gate.open.lock().unwrap().is_empty(), "every place freed");
         assert!(gate.enter(ip(1)).is_some());
+    }
+
+    #[test]
+    fn a_viewer_that_reads_a_trickle_is_given_up_on_at_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut viewer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        // Reads 64 KiB every 10 ms: each write makes progress well within its timeout,
+        // but 64 MiB would take ten seconds.
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while matches!(viewer.read(&mut buf), Ok(n) if n > 0) {
+                thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let body = vec![b'x'; 64 << 20];
+        let started = Instant::now();
+        let err = write_within(&stream, &body, started + Duration::from_millis(500)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
