@@ -65,6 +65,30 @@ fn trickle(
     (started, handle)
 }
 
+/// Reads until the trickler `c` is told `last`, and checks it then closes, at least
+/// `least` and less than `most_secs` after `started`. A loaded machine may oversleep a
+/// trickler past the flush interval now and then: the bytes so far are then a message
+/// of their own (an unknown item, or too long), and the next byte starts a new message,
+/// with new deadlines; the bound grows with each.
+fn cut_within(c: &mut Customer, started: Instant, last: &str, least: Duration, most_secs: u32) {
+    let mut flushed = 0;
+    let line = loop {
+        let line = c.read_line();
+        if line != UNKNOWN && line != TOO_LONG_16 {
+            break line;
+        }
+        flushed += 1;
+    };
+    assert_eq!(line, last);
+    let took = started.elapsed();
+    let most = Duration::from_secs(most_secs.into()) * (flushed + 1);
+    assert!(
+        took >= least && took < most,
+        "cut after {took:?} ({flushed} pauses flushed a message)"
+    );
+    c.expect_closed();
+}
+
 /// Tricklers at `pace`, one for every seat, each starting with `first`: each is told its
 /// message took too long and is closed within the message timeout (1 s) plus a generous
 /// margin; then the seats are free again.
@@ -93,28 +117,9 @@ fn tricklers_lose_their_seats(first: &[u8], pace: Duration, extra_args: &[&str])
     assert_eq!(turned_away.read_line(), FULL);
     turned_away.expect_closed();
 
-    for (i, (c, started, _)) in tricklers.iter_mut().enumerate() {
-        // On a loaded machine a trickler's thread may oversleep past the flush interval
-        // now and then; the bytes so far are then a message of their own (an unknown
-        // item), and the next byte starts a new message and a new deadline.
-        let mut flushed = 0;
-        let line = loop {
-            let line = c.read_line();
-            if line != UNKNOWN && line != TOO_LONG_16 {
-                break line;
-            }
-            flushed += 1;
-        };
-        assert_eq!(line, TOO_SLOW_1, "trickler {i}");
-        let took = started.elapsed();
-        // 1 s of message timeout; the rest is margin for a slow, noisy CI machine. Each
-        // pause that flushed a message started a new one, with a new deadline.
-        let most = Duration::from_secs(6) * (flushed + 1);
-        assert!(
-            took >= Duration::from_millis(900) && took < most,
-            "trickler {i} cut after {took:?} ({flushed} pauses flushed a message)"
-        );
-        c.expect_closed();
+    for (c, started, _) in &mut tricklers {
+        // 1 s of message timeout; the rest is margin for a slow, noisy CI machine.
+        cut_within(c, *started, TOO_SLOW_1, Duration::from_millis(900), 6);
     }
     stop.store(true, Ordering::Relaxed);
     for (_, _, handle) in tricklers {
@@ -165,22 +170,8 @@ fn the_idle_timeout_counts_from_the_last_message_not_the_last_byte() {
     let (started, handle) = trickle(&c.stream, b"x", Duration::from_millis(150), stop.clone());
     // As above: a loaded machine may flush a message now and then, which does restart
     // the idle clock.
-    let mut flushed = 0;
-    let line = loop {
-        let line = c.read_line();
-        if line != UNKNOWN {
-            break line;
-        }
-        flushed += 1;
-    };
-    assert_eq!(line, "您已经 2 秒没有说话了,连接将关闭,欢迎下次光临。");
-    let took = started.elapsed();
-    let most = Duration::from_secs(7) * (flushed + 1);
-    assert!(
-        took >= Duration::from_millis(1500) && took < most,
-        "cut after {took:?} ({flushed} pauses flushed a message)"
-    );
-    c.expect_closed();
+    let idle = "您已经 2 秒没有说话了,连接将关闭,欢迎下次光临。";
+    cut_within(&mut c, started, idle, Duration::from_millis(1500), 7);
     stop.store(true, Ordering::Relaxed);
     handle.join().expect("trickler thread");
     fresh_customer_is_served(&server, "西瓜", "购买成功,余额 -2");
