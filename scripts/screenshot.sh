@@ -54,7 +54,7 @@ exec 9<>"/dev/tcp/127.0.0.1/$port"                     # the seventh: the shop i
 sleep 1
 
 mkdir -p "$(dirname "$out")"
-"$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+"$chromium" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --user-data-dir="$work/profile" --hide-scrollbars --window-size=1600,1700 \
     --virtual-time-budget=3000 --screenshot="$out" "$url" 2>"$work/chromium.log" \

@@ -104,23 +104,12 @@ impl<W: Sink> ReplyWriter<W> {
 /// Runs one conversation: greets, then answers every message until the customer leaves,
 /// goes quiet, or `closing` is set. Once it is, the next message (or the end of the
 /// stream, when the read side is shut down) gets the goodbye instead of an answer.
+/// Every message and its reply, and every cut-off, is reported to `tap`, the live
+/// view's ear ([`Tap::off`] without a live view, and in tests).
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
 /// [`crate::protocol::is_disconnect`] for the errors that are just a vanished customer.
 pub fn converse<S: Source, W: Sink>(
-    frames: &mut FrameReader<S>,
-    out: &mut ReplyWriter<W>,
-    session: &mut Session,
-    wire: WireEncoding,
-    closing: &AtomicBool,
-    peer: &dyn fmt::Display,
-) -> io::Result<End> {
-    let tap = Tap::off();
-    converse_tapped(frames, out, session, wire, closing, peer, &tap)
-}
-
-/// [`converse`], reporting every message and its reply to `tap`, the live view's ear.
-pub fn converse_tapped<S: Source, W: Sink>(
     frames: &mut FrameReader<S>,
     out: &mut ReplyWriter<W>,
     session: &mut Session,
@@ -324,7 +313,17 @@ mod tests {
         let mut frames = FrameReader::new(input, Limits::default()).unwrap();
         let mut out = ReplyWriter::new(Vec::new());
         let closing = AtomicBool::new(closing);
-        let end = converse(&mut frames, &mut out, &mut session, wire, &closing, &"test").unwrap();
+        let tap = Tap::off();
+        let end = converse(
+            &mut frames,
+            &mut out,
+            &mut session,
+            wire,
+            &closing,
+            &"test",
+            &tap,
+        )
+        .unwrap();
         (out.into_inner(), end)
     }
 

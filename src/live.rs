@@ -55,6 +55,41 @@ pub const CLIP_BYTES: usize = 48;
 /// Bytes of decoded text kept per message (cut at a character boundary).
 pub const CLIP_TEXT: usize = 96;
 
+/// Bytes of a reply's variable text kept (a menu, an item's name, the text of a
+/// wrong-encoding hint). The menu of a large catalog runs to megabytes, and a student
+/// who asks for it twenty times would otherwise park twenty copies in their ring.
+pub const CLIP_REPLY: usize = 240;
+
+/// `reply` as the view keeps it: its variable text cut to [`CLIP_REPLY`] bytes.
+fn clip_reply(reply: &Reply) -> Reply {
+    match reply {
+        Reply::Menu(text) => Reply::Menu(cut_text(text, CLIP_REPLY)),
+        Reply::SoldOut(name) => Reply::SoldOut(cut_text(name, CLIP_REPLY)),
+        Reply::WrongEncoding {
+            sent,
+            expected,
+            text,
+        } => Reply::WrongEncoding {
+            sent: *sent,
+            expected: *expected,
+            text: cut_text(text, CLIP_REPLY),
+        },
+        other => other.clone(),
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, with `…` when cut.
+fn cut_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// Up to `N` bytes copied inline, so that reporting a message allocates nothing.
 #[derive(Clone, Copy)]
 struct Clip<const N: usize> {
@@ -153,6 +188,7 @@ struct Inner {
     refused: AtomicU64,
 }
 
+#[derive(Clone)]
 struct AlertEntry {
     at_ns: u64,
     kind: AlertKind,
@@ -264,7 +300,7 @@ impl Hub {
     pub fn refused(&self, peer: SocketAddr, reply: &Reply) {
         self.inner.refused.fetch_add(1, Ordering::Relaxed);
         self.inner
-            .alert(AlertKind::Refused, peer, None, reply.clone());
+            .alert(AlertKind::Refused, peer, None, clip_reply(reply));
     }
 
     /// The whole state as JSON: what `GET /api/state` returns.
@@ -338,6 +374,9 @@ impl Inner {
                 }
             })
             .collect();
+        // Copied under the lock, formatted after it: connections (and the accept loop,
+        // for a refusal) take this lock to add an alert.
+        let alerts: Vec<AlertEntry> = lock(&self.alerts).iter().cloned().collect();
         State {
             now: now_ns() / 1_000_000,
             encoding: self.wire.describe(),
@@ -349,11 +388,7 @@ impl Inner {
                 takings: yuan(takings),
             },
             feed: feed.iter().map(Entry::json).collect(),
-            alerts: lock(&self.alerts)
-                .iter()
-                .rev()
-                .map(AlertEntry::json)
-                .collect(),
+            alerts: alerts.iter().rev().map(AlertEntry::json).collect(),
             served: self.served.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
             dropped,
@@ -414,7 +449,7 @@ impl Tap {
             );
         }
         if matches!(reply, Reply::Garbled(_) | Reply::WrongEncoding { .. }) {
-            let (peer, reply) = (slot.peer, reply.clone());
+            let (peer, reply) = (slot.peer, clip_reply(reply));
             on.hub
                 .alert(AlertKind::WrongEncoding, peer, Some(said), reply);
         }
@@ -443,7 +478,7 @@ impl Tap {
         ring.entries.push_back(Entry {
             peer: slot.peer,
             said,
-            reply: reply.clone(),
+            reply: clip_reply(reply),
         });
         ring.pushed += 1;
     }
@@ -453,7 +488,7 @@ impl Tap {
     pub fn cut_off(&self, reply: &Reply) {
         let Some(on) = &self.on else { return };
         on.hub
-            .alert(AlertKind::CutOff, on.slot.peer, None, reply.clone());
+            .alert(AlertKind::CutOff, on.slot.peer, None, clip_reply(reply));
     }
 }
 
@@ -830,6 +865,43 @@ mod tests {
                 ("192.0.2.1:1", "瓜子")
             ]
         );
+    }
+
+    #[test]
+    fn long_replies_are_kept_cut() {
+        let hub = hub();
+        let tap = hub.connect(peer(1));
+        // The menu of a catalog of thousands of items.
+        let menu = format!("菜单:{}", "西瓜 2元 剩50,".repeat(50_000));
+        let huge = "瓜".repeat(10_000);
+        let wrong = Reply::WrongEncoding {
+            sent: Charset::Utf8,
+            expected: Charset::Gbk,
+            text: huge.clone(),
+        };
+        for reply in [
+            Reply::Menu(menu.clone()),
+            Reply::SoldOut(huge.clone()),
+            wrong,
+        ] {
+            tap.message((b"x", NEWLINE), Some(("x", Charset::Gbk)), &reply, Price(0));
+        }
+        let s = state(&hub);
+        let feed = s["feed"].as_array().unwrap();
+        assert_eq!(feed.len(), 3);
+        for m in feed {
+            let reply = m["reply"].as_str().unwrap();
+            assert!(reply.len() < CLIP_REPLY + 200, "{} bytes", reply.len());
+            assert!(reply.contains('…'), "{reply}");
+        }
+        assert!(menu.starts_with(feed[2]["reply"].as_str().unwrap().trim_end_matches('…')));
+        let alert = s["alerts"][0]["reply"].as_str().unwrap();
+        assert!(
+            alert.len() < CLIP_REPLY + 200 && alert.contains("瓜…"),
+            "{alert}"
+        );
+        assert_eq!(cut_text("ab瓜", 3), "ab…");
+        assert_eq!(cut_text("ab瓜", 5), "ab瓜");
     }
 
     #[test]

@@ -77,6 +77,9 @@ struct Shared {
     queued_bytes: AtomicUsize,
     /// Lines dropped since the writer last said so.
     dropped: AtomicU64,
+    /// Messages the writer has taken and written so far: how a caller waiting for it
+    /// tells a busy writer (a loaded machine) from a stalled one (stderr not read).
+    written: AtomicU64,
 }
 
 /// The sending side of the writer's queue. Cheap to clone.
@@ -189,6 +192,50 @@ impl Output {
         done_rx.recv_timeout(left).is_ok()
     }
 
+    /// Writes `text` after everything queued so far and waits until it is flushed, for
+    /// as long as the writer keeps making progress: it gives up once the writer has
+    /// written nothing for `stalled` (stderr is not being read), or after `at_most` in
+    /// all. Unlike [`Output::print`] and [`Output::flush`], a writer that is merely slow
+    /// (a busy machine, a slow terminal) does not make the text get lost.
+    pub fn print_patiently(&self, text: String, stalled: Duration, at_most: Duration) -> bool {
+        let end = Instant::now() + at_most;
+        let mut seen = self.shared.written.load(Ordering::Relaxed);
+        let mut progress_by = Instant::now() + stalled;
+        // The deadline for the next wait, or `None` once it is time to give up.
+        let mut alive = || {
+            let written = self.shared.written.load(Ordering::Relaxed);
+            if written != seen {
+                seen = written;
+                progress_by = Instant::now() + stalled;
+            }
+            let deadline = progress_by.min(end);
+            (Instant::now() < deadline).then_some(deadline)
+        };
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        for message in [Message::Text(text), Message::Flush(done_tx)] {
+            let mut message = message;
+            loop {
+                match self.offer(message) {
+                    Ok(()) => break,
+                    Err(back) if alive().is_some() => {
+                        message = back;
+                        thread::sleep(RETRY);
+                    }
+                    Err(_) => return false,
+                }
+            }
+        }
+        while let Some(deadline) = alive() {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match done_rx.recv_timeout(wait.min(RETRY * 10)) {
+                Ok(()) => return true,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+        false
+    }
+
     fn offer_until(&self, mut message: Message, deadline: Instant) -> bool {
         loop {
             match self.offer(message) {
@@ -257,6 +304,7 @@ fn write_queue<W: Write>(rx: Receiver<Message>, out: W, shared: &Shared) {
                 Message::Flush(done) => waiting.push(done),
             }
             taken += 1;
+            shared.written.fetch_add(1, Ordering::Relaxed);
             next = if taken < BATCH {
                 rx.try_recv().ok()
             } else {
@@ -431,6 +479,56 @@ mod tests {
         log(&logger, Level::Info, "t", "after");
         assert!(output.flush(Duration::from_secs(5)));
         assert!(gate.text().ends_with("] after\n"));
+    }
+
+    /// A writer as slow as a busy machine's stderr: every write takes 40 ms.
+    struct Slow(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Slow {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            thread::sleep(Duration::from_millis(40));
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn last_words_wait_for_a_slow_writer_but_not_a_stalled_one() {
+        // 640 KiB of lines ahead of the summary take the slow writer about 400 ms, far
+        // longer than the 150 ms it may go without progress: the summary still gets out.
+        let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let output = start(Slow(kept.clone())).unwrap();
+        for i in 0..40 {
+            output.line(Level::Info, format!("{i} {}", "x".repeat(16 << 10)));
+        }
+        let started = Instant::now();
+        let wait = Duration::from_millis(150);
+        assert!(output.print_patiently("summary\n".into(), wait, Duration::from_secs(30)));
+        assert!(started.elapsed() > wait, "{:?}", started.elapsed());
+        let text = String::from_utf8(kept.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.ends_with("\nsummary\n"),
+            "{}",
+            &text[text.len() - 50..]
+        );
+        assert_eq!(text.lines().count(), 41);
+
+        // A writer that does not move at all is given up on once it has been stuck for
+        // the stall time, with or without room in the queue.
+        let gate = Gate::default();
+        let output = start(gate.clone()).unwrap();
+        output.line(Level::Info, "x".repeat(100 << 10));
+        let started = Instant::now();
+        assert!(!output.print_patiently("summary\n".into(), wait, Duration::from_secs(30)));
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        gate.open();
     }
 
     #[test]

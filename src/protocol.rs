@@ -11,11 +11,11 @@
 //!
 //! Waits are bounded by absolute deadlines, not by per-read timeouts that each byte
 //! would restart. The idle timeout counts from the last complete message (from the
-//! moment the server, having answered it or sent the greeting, waits for the next one)
-//! until the first byte of the next one. From that byte on, the message has
-//! [`MESSAGE_TIMEOUT`] to be complete, however its bytes trickle in. So a peer that
-//! sends one byte every 150 ms (below [`FLUSH_AFTER`], which only ever waits for a
-//! quiet gap) cannot hold a connection open for longer than these two bounds.
+//! moment the server, having answered it or sent the greeting, waits for the next one),
+//! whatever bytes of an unfinished message arrive meanwhile. From its first byte on, a
+//! message also has [`MESSAGE_TIMEOUT`] to be complete, however its bytes trickle in.
+//! So a peer that sends one byte every 150 ms (below [`FLUSH_AFTER`], which only ever
+//! waits for a quiet gap) loses its connection at the earlier of the two bounds.
 //!
 //! We split on raw bytes and decode afterwards. That is safe for GBK and UTF-8 because
 //! `\n` (0x0A) never occurs inside a multibyte character of either, and it means a
@@ -364,14 +364,28 @@ impl<S: Source> FrameReader<S> {
             let message = self
                 .limits
                 .message
-                .map(|limit| (self.message_from + limit, limit));
+                .map(|limit| (self.message_from + limit, Expired::Message(limit)));
+            // The idle clock does not stop at a message's first byte: a trickler is as
+            // idle as a silent customer. A message begun just before the idle deadline
+            // still gets twice the flush interval to arrive.
+            let idle = match (self.limits.idle, self.idle_from) {
+                (Some(limit), Some(from)) => {
+                    let grace = self.message_from + 2 * self.limits.flush_after;
+                    Some(((from + limit).max(grace), Expired::Idle(limit)))
+                }
+                _ => None,
+            };
+            let first = match (message, idle) {
+                (Some(m), Some(i)) => Some(if i.0 < m.0 { i } else { m }),
+                (m, i) => m.or(i),
+            };
             let flush = self.last_byte_at + self.limits.flush_after;
-            match message {
-                Some((deadline, limit)) if now >= deadline => (Some(Expired::Message(limit)), None),
+            match first {
+                Some((deadline, why)) if now >= deadline => (Some(why), None),
                 _ if now >= flush => (Some(Expired::Flush), None),
                 _ => (
                     None,
-                    Some(message.map_or(flush, |(deadline, _)| deadline.min(flush))),
+                    Some(first.map_or(flush, |(deadline, _)| deadline.min(flush))),
                 ),
             }
         } else {
@@ -395,7 +409,7 @@ impl<S: Source> FrameReader<S> {
             self.wait_until(Some(now), now)?;
             return Ok(None);
         }
-        if let Expired::Message(_) = expired {
+        if let Expired::Message(_) | Expired::Idle(_) = expired {
             // The partial message is dropped.
             self.line.clear();
             self.overflow = false;
@@ -730,6 +744,27 @@ mod tests {
     }
 
     #[test]
+    fn a_trickler_is_idle_at_the_idle_deadline_when_that_comes_first() {
+        // The idle clock runs from the greeting; the bytes of a message that never ends
+        // do not stop it. Here the first byte comes after 295 s of quiet: the idle
+        // deadline (300 s) is before the message deadline (305 s).
+        for pace in [MS, 150 * MS, 199 * MS] {
+            let steps = trickle(295 * SEC, pace, 60 * SEC);
+            let mut reader = FrameReader::new(Script::steps(steps), limits(1024)).unwrap();
+            let got = reader.read_frame();
+            assert!(
+                matches!(got, Err(FrameError::Idle(d)) if d == 300 * SEC),
+                "pace {pace:?}: {got:?}"
+            );
+            let at = reader.get_ref().elapsed();
+            assert!(
+                at >= 300 * SEC && at <= 300 * SEC + pace + 400 * MS,
+                "pace {pace:?}: cut at {at:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_slow_typist_above_the_flush_interval_sends_messages() {
         let steps = trickle(SEC, 250 * MS, 3 * SEC);
         let reader = FrameReader::new(Script::steps(steps), limits(8)).unwrap();
@@ -770,9 +805,9 @@ mod tests {
                 200 * MS,
             ),
             (
-                "a message begun late still gets its full deadline",
+                "a message begun just before the idle deadline may end after it",
                 vec![
-                    w(299 * SEC),
+                    w(299 * SEC + 900 * MS),
                     b("a"),
                     w(150 * MS),
                     b("b"),
@@ -780,7 +815,7 @@ mod tests {
                     b("\n"),
                 ],
                 vec![msg("ab")],
-                299 * SEC + 300 * MS,
+                300 * SEC + 200 * MS,
             ),
             (
                 "after a message timeout the clocks start again",

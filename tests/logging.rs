@@ -54,7 +54,7 @@ impl Stalled {
     }
 
     /// Sends SIGTERM and returns how long the process took to exit, and whether it
-    /// exited with status 0. Panics after 10 s.
+    /// exited with status 0. Panics after 20 s.
     fn terminate(&mut self) -> (Duration, bool) {
         let started = Instant::now();
         let ok = Command::new("kill")
@@ -67,8 +67,8 @@ impl Stalled {
                 return (started.elapsed(), status.success());
             }
             assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "SIGTERM did not end the server within 10 s"
+                started.elapsed() < Duration::from_secs(20),
+                "SIGTERM did not end the server within 20 s"
             );
             thread::sleep(Duration::from_millis(10));
         }
@@ -134,8 +134,10 @@ fn a_stalled_stderr_does_not_stall_the_shop_and_sigterm_still_ends_it() {
     for c in &mut staying {
         assert_eq!(c.read_line(), "本店打烊了,欢迎下次光临");
     }
-    // "About 2 s": the shutdown grace, then a bounded wait for the summary. Generous.
-    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    // "About 2 s": the shutdown grace, then 0.5 s without progress on the summary.
+    // Generous, for a loaded 2-core CI machine; a server that waited for stderr would
+    // never exit at all.
+    assert!(took < Duration::from_secs(8), "exit took {took:?}");
     assert!(success, "exit status");
     // The pipe really was stalled to the end: the server exited without getting its
     // summary out, instead of waiting for it.
@@ -200,7 +202,7 @@ fn lines_dropped_while_stderr_stalls_are_counted_once_it_drains() {
     wait_for(" connected (worker ", notice);
 
     let (took, success) = server.terminate();
-    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    assert!(took < Duration::from_secs(8), "exit took {took:?}");
     assert!(success);
     reader.join().unwrap();
     // The summary went through the writer too, after everything else, and counts

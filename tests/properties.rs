@@ -14,6 +14,7 @@ use proptest::prelude::*;
 use snack_shop::catalog::{Catalog, Price};
 use snack_shop::codec::{self, Charset, WireEncoding};
 use snack_shop::connection::{End, ReplyWriter, converse};
+use snack_shop::live::Tap;
 use snack_shop::protocol::{Frame, FrameError, FrameReader, Limits, Source};
 use snack_shop::session::{Reply, Request, Session};
 use snack_shop::shop::Shop;
@@ -60,8 +61,16 @@ fn conversation<S: Source>(source: S, wire: WireEncoding, max_line: usize) -> (V
     let mut sent = Vec::new();
     let mut out = ReplyWriter::new(&mut sent);
     let closing = AtomicBool::new(false);
-    let end = converse(&mut frames, &mut out, &mut session, wire, &closing, &"prop")
-        .expect("in-memory conversations cannot fail");
+    let end = converse(
+        &mut frames,
+        &mut out,
+        &mut session,
+        wire,
+        &closing,
+        &"prop",
+        &Tap::off(),
+    )
+    .expect("in-memory conversations cannot fail");
     drop(out);
     (sent, end)
 }

@@ -4,7 +4,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -35,13 +35,19 @@ fn view_of(server: &mut ShopServer) -> View {
         addr.set_ip([127, 0, 0, 1].into());
     }
     let token = rest.strip_prefix("?token=").map(str::to_string);
-    View { addr, token }
+    View {
+        addr,
+        token,
+        from: None,
+    }
 }
 
 struct View {
     /// Where to connect (loopback for a wildcard bind).
     addr: SocketAddr,
     token: Option<String>,
+    /// The local address to connect from (another "machine" on loopback).
+    from: Option<IpAddr>,
 }
 
 struct Response {
@@ -60,7 +66,10 @@ impl View {
     }
 
     fn get(&self, target: &str) -> Response {
-        let mut stream = TcpStream::connect(self.addr).expect("connect to the live view");
+        let mut stream = match self.from {
+            None => TcpStream::connect(self.addr).expect("connect to the live view"),
+            Some(ip) => connect_from(ip, self.addr),
+        };
         stream
             .set_read_timeout(Some(Duration::from_secs(15)))
             .unwrap();
@@ -107,6 +116,22 @@ impl View {
             thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// A connection to `to` from the local address `ip`: on loopback, 127.0.0.2 looks
+/// like another machine to the server.
+fn connect_from(ip: IpAddr, to: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(to),
+        socket2::Type::STREAM,
+        None,
+    )
+    .unwrap();
+    socket.bind(&SocketAddr::new(ip, 0).into()).unwrap();
+    socket
+        .connect(&to.into())
+        .expect("connect to the live view");
+    socket.into()
 }
 
 fn customer<'a>(state: &'a Value, peer: &str) -> Option<&'a Value> {
@@ -474,5 +499,57 @@ fn a_bad_or_busy_web_address_is_one_clear_error() {
         assert!(stderr.contains(want), "{web}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(out.stdout.is_empty(), "nothing on stdout: {web}");
+    }
+}
+
+#[test]
+fn idle_connections_from_one_address_do_not_blank_the_view_for_others() {
+    // A student's script opens idle connections to the view (slowloris). The teacher's
+    // browser, from another address, is still answered at once; the script's extra
+    // connections are turned away at once rather than waited for.
+    let (_server, view) = start("0.0.0.0:0", &[]);
+    let idle: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(view.addr).unwrap())
+        .collect();
+    // The teacher's browser, on another machine as far as the view can tell.
+    let teacher = View {
+        addr: view.addr,
+        token: view.token.clone(),
+        from: Some(IpAddr::from([127, 0, 0, 2])),
+    };
+    thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    for _ in 0..3 {
+        let state = teacher.state();
+        assert!(state["items"].is_array());
+    }
+    // Held connections last the 5 s request deadline; this must not wait for them.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the view waited for idle connections: {:?}",
+        started.elapsed()
+    );
+    // One more from the script's address: closed at once, with a 503 if it gets there
+    // before the close (a request that crosses the close may just see a reset).
+    let started = Instant::now();
+    let mut extra = TcpStream::connect(view.addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let _ = write!(extra, "GET /api/state HTTP/1.1\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = extra.read_to_end(&mut answer);
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 503 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // Once the script lets go, its address is served again.
+    drop(idle);
+    let deadline = Instant::now() + SHOWS_WITHIN;
+    while view.get(&view.with_token("/api/state")).status != 200 {
+        assert!(Instant::now() < deadline, "never served again");
+        thread::sleep(Duration::from_millis(100));
     }
 }

@@ -54,6 +54,8 @@ impl Browser {
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            // Containers often give /dev/shm only 64 MiB, where Chromium's renderer dies.
+            "--disable-dev-shm-usage",
             "--disable-quic",
             "--no-first-run",
             "--disable-background-networking",
@@ -260,6 +262,10 @@ fn the_page_in_a_real_browser() {
     let evil = "<img src=x onerror=\"window.__pwned=1\">";
     second.send(evil);
     second.read_raw_line();
+    // Over the length limit: dropped by the framer, so the view has no bytes to show.
+    second.send_raw(&[b'A'; 2000]);
+    second.send_raw(b"\n");
+    second.read_raw_line();
     second.send("瓜子");
     assert_eq!(second.read_line(), "购买成功,余额 -4.5");
     page.wait_for(
@@ -268,6 +274,10 @@ fn the_page_in_a_real_browser() {
     );
     page.wait_for("the markup, as text", &contains("#feed", evil));
     page.wait_for("the new stock", &contains("#items", "剩 99"));
+    page.wait_for(
+        "the long message, called too long",
+        &contains("#feed", "too long, dropped"),
+    );
     assert_eq!(
         page.eval("window.__sameDocument"),
         json!("yes"),
@@ -284,6 +294,25 @@ fn the_page_in_a_real_browser() {
             .as_str()
             .unwrap()
             .contains("零食店")
+    );
+
+    // A reload of the page loses nothing: the state lives in the shop, not the page.
+    page.call("Page.reload", json!({}));
+    page.wait_for(
+        "a new document after the reload",
+        "window.__sameDocument === undefined",
+    );
+    page.wait_for(
+        "both customers again after the reload",
+        &format!(
+            "({}) && ({})",
+            contains("#customers tbody", &first_peer),
+            contains("#customers tbody", &second_peer)
+        ),
+    );
+    page.wait_for(
+        "the feed again after the reload",
+        &contains("#feed", "购买成功,余额 -4.5"),
     );
 
     // The customer leaves: the table follows.

@@ -43,8 +43,14 @@ const MIN_STACK_KIB: u64 = 32;
 const MAX_STACK_KIB: u64 = 1024 * 1024;
 
 /// How long the last words (the sales summary, or the error that stops the server)
-/// may wait for a stalled stderr before the process exits without them.
+/// may wait for a stalled stderr, one that takes nothing at all, before the process
+/// exits without them.
 const LAST_WORDS_WAIT: Duration = Duration::from_millis(500);
+
+/// The longest the last words may wait for a stderr that is slow but moving (a loaded
+/// machine, a slow terminal), so they are not lost merely because the log writer was
+/// behind.
+const LAST_WORDS_MOST: Duration = Duration::from_secs(5);
 
 /// The snack shop server (零食销售系统服务器).
 ///
@@ -322,13 +328,11 @@ fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> anyhow::Result<()> 
 }
 
 /// Writes `text` through the log writer, after every log line before it, and waits for
-/// it to be written, but no longer than [`LAST_WORDS_WAIT`]: a stalled stderr must not
-/// keep a closed shop from exiting.
+/// it to be written while the writer makes progress: a stalled stderr (nothing written
+/// for [`LAST_WORDS_WAIT`]) must not keep a closed shop from exiting, and a merely busy
+/// writer must not cost the summary.
 fn last_words(output: &Output, text: String) {
-    let deadline = std::time::Instant::now() + LAST_WORDS_WAIT;
-    if output.print(text, LAST_WORDS_WAIT) {
-        output.flush(deadline.saturating_duration_since(std::time::Instant::now()));
-    }
+    output.print_patiently(text, LAST_WORDS_WAIT, LAST_WORDS_MOST);
 }
 
 /// The `--host` value as `TcpListener::bind` takes it: `[::1]` (the bracketed form

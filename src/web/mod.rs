@@ -6,11 +6,14 @@
 //! polls the state twice a second, which is all "live" needs here and keeps the server
 //! free of long-lived connections.
 //!
-//! Plain `std::net`, no HTTP crate: GET-only and `Connection: close` fit in this file,
-//! and a fixed pool of [`WORKERS`] threads, each with read and write deadlines, bounds
-//! what viewers can cost, however many connect or however slowly they read. (tiny_http
-//! would start a thread per waiting connection.) The shop's connection threads never
-//! talk to this module; they only report to the hub.
+//! Plain `std::net`, no HTTP crate: GET-only and `Connection: close` fit in this file.
+//! One thread accepts; each viewer's request gets a short-lived thread with read and
+//! write deadlines. At most [`MAX_VIEWERS`] are answered at once, and at most
+//! [`MAX_VIEWERS_PER_IP`] from one address, so a student's script that opens idle
+//! connections (slowloris) can neither exhaust the machine nor starve the teacher's
+//! projector, which connects from another address. (An earlier fixed pool of four
+//! threads went blank for seconds whenever four idle connections held it.) The shop's
+//! connection threads never talk to this module; they only report to the hub.
 //!
 //! **Safety.** The server is read-only: no request changes anything. When it listens
 //! on anything but loopback, the page and the API need a random token in the query
@@ -18,9 +21,10 @@
 //! are not for every machine on the LAN. The page puts customer text into the DOM only
 //! as text, and its Content-Security-Policy forbids any script but its own.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -32,12 +36,24 @@ mod addresses;
 
 pub use addresses::{Reachable, reachable};
 
-/// Threads answering viewers. A classroom has one projector and a few curious
-/// browsers; a stuck viewer holds one thread for at most [`IO_TIMEOUT`].
-pub const WORKERS: usize = 4;
+/// Requests answered at once, from everyone. Each holds a thread with a small stack
+/// for at most a few [`IO_TIMEOUT`]s; beyond this, connections are closed at once.
+pub const MAX_VIEWERS: usize = 64;
+
+/// Requests answered at once from one address. A browser polls with one request at a
+/// time (plus a spare connection or two it may open early); a script holding more idle
+/// connections is turned away instead of taking the threads that others need.
+pub const MAX_VIEWERS_PER_IP: usize = 8;
+
+/// Stack of a thread answering one request: it parses a line and copies a string.
+const VIEWER_STACK: usize = 256 * 1024;
 
 /// How long a viewer may take to send its request, and to take each part of the reply.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a viewer may take to read the whole reply. Per-write timeouts alone would
+/// let a viewer that reads a byte now and then hold its thread for ever.
+pub const REPLY_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The longest request head we read. Browsers send well under 2 KiB.
 pub const MAX_REQUEST: usize = 8 * 1024;
@@ -94,7 +110,7 @@ pub fn parse_addr(text: &str) -> io::Result<SocketAddr> {
     })
 }
 
-/// Binds `addr` and serves the live view of `hub` on [`WORKERS`] threads.
+/// Binds `addr` and serves the live view of `hub` from threads of its own.
 pub fn start(addr: SocketAddr, hub: Hub) -> io::Result<LiveView> {
     let listener = TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
@@ -114,29 +130,98 @@ pub fn start(addr: SocketAddr, hub: Hub) -> io::Result<LiveView> {
              frame-ancestors 'none'"
         ),
     });
-    let listener = Arc::new(listener);
-    for i in 0..WORKERS {
-        let (listener, shared) = (listener.clone(), shared.clone());
-        thread::Builder::new()
-            .name(format!("web-{i}"))
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                loop {
-                    match listener.accept() {
-                        Ok((stream, peer)) => {
-                            if let Err(e) = shared.answer(&stream) {
-                                debug!("live view: {peer}: {e}");
-                            }
-                        }
-                        Err(e) => {
-                            warn!("live view: accept failed: {e}");
-                            thread::sleep(ACCEPT_BACKOFF);
-                        }
-                    }
-                }
-            })?;
-    }
+    thread::Builder::new()
+        .name("web-accept".into())
+        .spawn(move || accept_loop(&listener, &shared))?;
     Ok(LiveView { addr, token })
+}
+
+/// Accepts viewers forever, each answered on a thread of its own within the limits.
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    let gate = Arc::new(Gate::default());
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                warn!("live view: accept failed: {e}");
+                thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        let Some(pass) = gate.enter(peer.ip()) else {
+            debug!("live view: {peer} turned away: too many requests at once");
+            busy(&stream);
+            continue;
+        };
+        let shared = shared.clone();
+        let spawned = thread::Builder::new()
+            .name("web".into())
+            .stack_size(VIEWER_STACK)
+            .spawn(move || {
+                // Held until the answer is sent: frees the place in the gate.
+                let _pass = pass;
+                if let Err(e) = shared.answer(&stream) {
+                    debug!("live view: {peer}: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            warn!("live view: cannot start a thread for {peer}: {e}");
+        }
+    }
+}
+
+/// Tells a viewer over the limits to come back later, without ever waiting for it.
+fn busy(stream: &TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    let mut stream = stream;
+    let _ = stream.write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\
+          Retry-After: 1\r\nConnection: close\r\n\r\n",
+    );
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+/// Counts the requests being answered, in all and per address.
+#[derive(Default)]
+struct Gate {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One request's place in the [`Gate`]; dropping it frees the place.
+struct Pass {
+    gate: Arc<Gate>,
+    ip: IpAddr,
+}
+
+impl Gate {
+    fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<Pass> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let total: usize = open.values().sum();
+        let from_ip = open.entry(ip).or_insert(0);
+        if total >= MAX_VIEWERS || *from_ip >= MAX_VIEWERS_PER_IP {
+            if *from_ip == 0 {
+                open.remove(&ip);
+            }
+            return None;
+        }
+        *from_ip += 1;
+        Some(Pass {
+            gate: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        let mut open = self.gate.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// The page with its stylesheet and script inlined: one self-contained file.
@@ -290,7 +375,7 @@ impl Response {
         }
     }
 
-    fn write(&self, mut stream: &TcpStream, head_only: bool) -> io::Result<()> {
+    fn write(&self, stream: &TcpStream, head_only: bool) -> io::Result<()> {
         let mut out = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
              Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
@@ -310,8 +395,33 @@ impl Response {
         if !head_only {
             bytes.extend_from_slice(&self.body);
         }
-        stream.write_all(&bytes)
+        write_within(stream, &bytes, Instant::now() + REPLY_DEADLINE)
     }
+}
+
+/// The most [`write_within`] hands the socket at once.
+const WRITE_PIECE: usize = 64 * 1024;
+
+/// Writes all of `bytes` unless `deadline` passes first. Each write also waits at most
+/// the stream's write timeout, so this returns soon after the deadline.
+fn write_within(mut stream: &TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    while !bytes.is_empty() {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the viewer took too long to read the reply",
+            ));
+        }
+        // In pieces: one write of a large buffer blocks until all of it is taken or the
+        // write timeout passes, however long the deadline has been gone.
+        match stream.write(&bytes[..bytes.len().min(WRITE_PIECE)]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -335,6 +445,49 @@ mod tests {
         assert_eq!(parse("GET /\r\n\r\n"), None);
         assert_eq!(parse(""), None);
         assert_eq!(parse("GET / HTTP/1.1 extra\r\n"), None);
+    }
+
+    #[test]
+    fn the_gate_limits_requests_per_address_and_in_all() {
+        let gate = Arc::new(Gate::default());
+        let ip = |n: u8| IpAddr::from([10, 0, 0, n]);
+        let mine: Vec<Pass> = (0..MAX_VIEWERS_PER_IP)
+            .map(|_| gate.enter(ip(1)).expect("within the limit"))
+            .collect();
+        assert!(gate.enter(ip(1)).is_none(), "one address over its limit");
+        let others: Vec<Pass> = (0..MAX_VIEWERS - MAX_VIEWERS_PER_IP)
+            .map(|i| gate.enter(ip(2 + (i / MAX_VIEWERS_PER_IP) as u8)).unwrap())
+            .collect();
+        assert!(gate.enter(ip(200)).is_none(), "everyone over the limit");
+        drop(others);
+        drop(mine);
+        assert!(gate.open.lock().unwrap().is_empty(), "every place freed");
+        assert!(gate.enter(ip(1)).is_some());
+    }
+
+    #[test]
+    fn a_viewer_that_reads_a_trickle_is_given_up_on_at_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut viewer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        // Reads 64 KiB every 10 ms: each write makes progress well within its timeout,
+        // but 64 MiB would take ten seconds.
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while matches!(viewer.read(&mut buf), Ok(n) if n > 0) {
+                thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let body = vec![b'x'; 64 << 20];
+        let started = Instant::now();
+        let err = write_within(&stream, &body, started + Duration::from_millis(500)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

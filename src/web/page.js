@@ -40,6 +40,8 @@ function yuan(x) { return (Math.round(x * 100) / 100).toString() + " 元"; }
 
 // The decoded text of a message, or a note that it could not be decoded.
 function textOf(said) {
+  // No text and no bytes: the framer dropped a message over the length limit.
+  if (said.text === null && said.len === 0) return el("span", "undecodable", "(太长,已丢弃 too long, dropped)");
   if (said.text === null) return el("span", "undecodable", "(无法解码 undecodable)");
   return el("span", "text", said.text === "" ? "(空消息 empty)" : said.text);
 }

@@ -484,9 +484,15 @@ impl ShopServer {
 /// stall, which means the server's send buffer towards it is full and the server's
 /// thread is stuck writing replies nobody reads. Returns the stream, still open.
 pub fn never_reading_customer(addr: SocketAddr) -> TcpStream {
+    never_reading_customer_after(addr, "")
+}
+
+/// As [`never_reading_customer`], sending `first` (say a purchase) before the flood.
+pub fn never_reading_customer_after(addr: SocketAddr, first: &str) -> TcpStream {
     let mut hog = TcpStream::connect(addr).expect("connect");
     hog.set_write_timeout(Some(Duration::from_millis(300)))
         .expect("set timeout");
+    hog.write_all(&gbk(first)).expect("first requests");
     let requests = gbk(&"菜单\n".repeat(1000));
     let mut sent = 0usize;
     loop {
