@@ -135,12 +135,29 @@ impl SqliteLedger {
                 message: message.into(),
             });
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(open_error)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        let readable = |conn: &Connection| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        };
+        if let Err(e) = readable(&conn) {
+            // A WAL-mode file that the reader may not write beside (a copy in a
+            // read-only folder) cannot be read the usual way: SQLite wants to create
+            // `FILE-shm`. With no `FILE-wal` beside it no server is writing it (a
+            // running shop keeps one), so it can be read as an immutable file.
+            let mut wal = path.as_os_str().to_owned();
+            wal.push("-wal");
+            if Path::new(&wal).exists() {
+                return Err(open_error(e));
+            }
+            conn = Connection::open_with_flags(
+                immutable_uri(path),
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(open_error)?;
+            readable(&conn).map_err(open_error)?;
+        }
         Ok(SqliteLedger {
             conn,
             path: path.to_path_buf(),
@@ -267,6 +284,19 @@ fn take_lock(path: &Path) -> Result<File, LedgerError> {
             message: format!("cannot lock {}: {e}", lock_path.display()),
         }),
     }
+}
+
+/// `file:PATH?immutable=1`, with the characters a URI path may not hold escaped.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '?' | '#' | '%' => uri.push_str(&format!("%{:02X}", u32::from(c))),
+            _ => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 /// Checks that `sales` has the columns of a shop ledger.
@@ -425,6 +455,26 @@ mod tests {
             text.contains("not a shop ledger") && text.contains("fen"),
             "{text}"
         );
+    }
+
+    /// How `report` reads a copy it may not write beside (a read-only folder, which
+    /// root, running the tests, cannot make): the same file as an immutable URI, also
+    /// with a Chinese name and the characters a URI escapes.
+    #[test]
+    fn a_closed_ledger_reads_as_an_immutable_file() {
+        let path = temp("immutable").with_file_name("一班 #1?%.db");
+        let mut ledger = SqliteLedger::open(&path, Durability::Normal).unwrap();
+        ledger.record(&[sale("瓜子", 450)]).unwrap();
+        drop(ledger);
+        let conn = Connection::open_with_flags(
+            immutable_uri(&path),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM sales", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
     }
 
     #[test]

@@ -64,6 +64,8 @@ struct Shared {
     work: Condvar,
     /// Signalled when the writer takes the queue, making room.
     room: Condvar,
+    /// Most sales queued at once: [`MAX_PENDING`] (smaller in tests).
+    max_pending: usize,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -123,6 +125,10 @@ impl Store {
 impl Recorder {
     /// Starts the writer thread, which owns `ledger` from now on.
     pub fn start(ledger: Box<dyn Ledger>) -> io::Result<Recorder> {
+        Recorder::start_with_limit(ledger, MAX_PENDING)
+    }
+
+    fn start_with_limit(ledger: Box<dyn Ledger>, max_pending: usize) -> io::Result<Recorder> {
         let name = ledger.describe();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
@@ -133,6 +139,7 @@ impl Recorder {
             }),
             work: Condvar::new(),
             room: Condvar::new(),
+            max_pending,
             thread: Mutex::new(None),
         });
         let writer = Arc::clone(&shared);
@@ -152,7 +159,7 @@ impl Recorder {
     pub fn record(&self, sale: SaleRecord) -> Result<(), NotRecorded> {
         let batch = {
             let mut queue = lock(&self.shared.queue);
-            while queue.sales.len() >= MAX_PENDING && !queue.closed {
+            while queue.sales.len() >= self.shared.max_pending && !queue.closed {
                 queue = self
                     .shared
                     .room
@@ -339,6 +346,70 @@ mod tests {
         fn describe(&self) -> String {
             "probe".into()
         }
+    }
+
+    /// Commits only when the gate is open, recording the largest batch it saw.
+    struct Gated {
+        open: Arc<(Mutex<bool>, Condvar)>,
+        largest: Arc<AtomicUsize>,
+    }
+
+    impl Ledger for Gated {
+        fn sold(&mut self) -> Result<HashMap<String, u64>, LedgerError> {
+            Ok(HashMap::new())
+        }
+        fn record(&mut self, sales: &[SaleRecord]) -> Result<(), LedgerError> {
+            let (open, cond) = &*self.open;
+            let mut is_open = open.lock().unwrap();
+            while !*is_open {
+                is_open = cond.wait(is_open).unwrap();
+            }
+            self.largest.fetch_max(sales.len(), Ordering::AcqRel);
+            Ok(())
+        }
+        fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
+            Ok(Vec::new())
+        }
+        fn describe(&self) -> String {
+            "gated".into()
+        }
+    }
+
+    /// While a commit is stuck, 40 customers pile up behind it: the queue holds at
+    /// most its limit, the others wait for room, and once the commit goes through every
+    /// sale is recorded, none in a batch above the limit.
+    #[test]
+    fn the_queue_is_bounded() {
+        let open = Arc::new((Mutex::new(false), Condvar::new()));
+        let largest = Arc::new(AtomicUsize::new(0));
+        let ledger = Gated {
+            open: Arc::clone(&open),
+            largest: Arc::clone(&largest),
+        };
+        let recorder = Recorder::start_with_limit(Box::new(ledger), 8).unwrap();
+        thread::scope(|s| {
+            let customers: Vec<_> = (0..40)
+                .map(|_| s.spawn(|| recorder.record(sale())))
+                .collect();
+            // Wait until the queue is full and the rest are waiting for room; the gate
+            // opens whatever is seen, so that a failure never leaves threads stuck.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let mut most = 0;
+            while most < 8 && std::time::Instant::now() < deadline {
+                most = most.max(lock(&recorder.shared.queue).sales.len());
+                thread::sleep(std::time::Duration::from_millis(5));
+            }
+            thread::sleep(std::time::Duration::from_millis(50));
+            most = most.max(lock(&recorder.shared.queue).sales.len());
+            *open.0.lock().unwrap() = true;
+            open.1.notify_all();
+            for c in customers {
+                assert_eq!(c.join().unwrap(), Ok(()));
+            }
+            assert_eq!(most, 8, "the queue filled to its limit and no further");
+        });
+        assert!(largest.load(Ordering::Acquire) <= 8);
+        recorder.close();
     }
 
     fn sale() -> SaleRecord {
