@@ -55,7 +55,7 @@ impl FromStr for Charset {
             "gbk" => Ok(Charset::Gbk),
             "utf-8" | "utf8" => Ok(Charset::Utf8),
             other => Err(format!(
-                "unknown encoding `{other}` (expected gbk or utf-8)"
+                "未知的编码 `{other}`,只能是 gbk 或 utf-8 (unknown encoding, expected gbk or utf-8)"
             )),
         }
     }
@@ -111,7 +111,7 @@ impl FromStr for WireEncoding {
             "utf-8" | "utf8" => Ok(WireEncoding::Utf8),
             "auto" => Ok(WireEncoding::Auto),
             other => Err(format!(
-                "unknown encoding `{other}` (expected gbk, utf-8 or auto)"
+                "未知的编码 `{other}`,只能是 gbk、utf-8 或 auto (unknown encoding, expected gbk, utf-8 or auto)"
             )),
         }
     }

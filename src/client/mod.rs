@@ -105,7 +105,7 @@ impl FromStr for Eol {
             "crlf" => Ok(Eol::Crlf),
             "none" => Ok(Eol::None),
             other => Err(format!(
-                "unknown line ending `{other}` (expected lf, crlf or none)"
+                "未知的行尾 `{other}`,只能是 lf、crlf 或 none (unknown line ending, expected lf, crlf or none)"
             )),
         }
     }
