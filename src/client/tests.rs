@@ -130,8 +130,8 @@ fn the_reference_answer_without_eol_none_gets_a_hint_once() {
     assert!(greeting < hint, "{out}");
 }
 
-#[test]
-fn unencodable_text_is_not_sent() {
+/// A server that says `hi` and returns every byte the client sent, once it closes.
+fn collecting_server() -> (std::net::SocketAddr, thread::JoinHandle<Vec<u8>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || {
@@ -141,6 +141,12 @@ fn unencodable_text_is_not_sent() {
         conn.read_to_end(&mut got).unwrap();
         got
     });
+    (addr, server)
+}
+
+#[test]
+fn unencodable_text_is_not_sent() {
+    let (addr, server) = collecting_server();
     let opts = Options {
         reply_wait: Duration::from_millis(300),
         ..Options::default()
@@ -157,15 +163,7 @@ fn unencodable_text_is_not_sent() {
 
 #[test]
 fn invalid_utf8_input_is_named_as_such() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        conn.write_all(b"hi\r\n").unwrap();
-        let mut got = Vec::new();
-        conn.read_to_end(&mut got).unwrap();
-        got
-    });
+    let (addr, server) = collecting_server();
     let stream = TcpStream::connect(addr).unwrap();
     let mut screen = Plain(Vec::new());
     let opts = Options {
