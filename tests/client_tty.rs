@@ -14,8 +14,8 @@ use std::time::Duration;
 use nix::sys::wait::WaitStatus;
 use rexpect::session::PtySession;
 
-use client_support::{status_kib, wait};
-use support::ShopServer;
+use client_support::wait;
+use support::{ShopServer, proc_status_field as status_kib};
 
 const LEFT: &str = "\x1b[D";
 const UP: &str = "\x1b[A";

@@ -92,14 +92,3 @@ pub fn cpu_time(pid: u32) -> Duration {
     // Linux reports in USER_HZ, which is 100 on every architecture it runs on.
     Duration::from_millis(ticks * 10)
 }
-
-/// A numeric field such as `VmRSS:` or `VmHWM:` (KiB) from `/proc/PID/status`.
-pub fn status_kib(pid: u32, field: &str) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
