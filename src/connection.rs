@@ -7,12 +7,14 @@
 
 use std::fmt::{self, Write as _};
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::{debug, info, log_enabled};
 
 use crate::codec::{self, Charset, Phrase, WireEncoding};
 use crate::live::Tap;
+use crate::outbox::{Outbox, Outcome};
 use crate::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
 use crate::session::{BOUGHT_PREFIX, Reply, Request, Session};
 use crate::words;
@@ -51,9 +53,24 @@ impl fmt::Display for End {
 /// computed once per process, then the running total as ASCII digits, written by
 /// `Price::push_ascii` without `fmt` (both showed in the instruction count,
 /// docs/BENCHMARKS.md).
+///
+/// With an [`Outbox`] (a ledger, on platforms that support it), a purchase reply is not
+/// sent here: it is handed over with the sale, and whoever commits the sale sends it
+/// (see [`crate::outbox`]). This writer then waits for that sale to settle before it
+/// sends anything else.
 pub struct ReplyWriter<W: Sink> {
     lines: LineWriter<W>,
     text: String,
+    deferral: Option<Deferral>,
+}
+
+/// A [`ReplyWriter`]'s part in handing purchase replies to the committer.
+struct Deferral {
+    outbox: Arc<Outbox>,
+    /// Encodes the purchase reply for the outbox; its buffer is reused.
+    line: LineWriter<Vec<u8>>,
+    /// A sale was handed over and is not settled yet.
+    in_flight: bool,
 }
 
 /// [`BOUGHT_PREFIX`], encoded once.
@@ -65,7 +82,94 @@ impl<W: Sink> ReplyWriter<W> {
         ReplyWriter {
             lines: LineWriter::new(out),
             text: String::new(),
+            deferral: None,
         }
+    }
+
+    /// Hands purchase replies to whoever commits the sale, through `outbox` (if any),
+    /// which must send on the same connection as this writer.
+    pub fn with_outbox(mut self, outbox: Option<Arc<Outbox>>) -> Self {
+        self.deferral = outbox.map(|outbox| Deferral {
+            outbox,
+            line: LineWriter::new(Vec::new()),
+            in_flight: false,
+        });
+        self
+    }
+
+    /// True if purchase replies go through an outbox.
+    pub fn defers(&self) -> bool {
+        self.deferral.is_some()
+    }
+
+    /// Hands the purchase `session` just answered with `reply` to the ledger, with the
+    /// reply for the committer to send. False (nothing handed over) if there is no
+    /// outbox or nothing to record: the caller sends the reply itself.
+    fn hand_off(
+        &mut self,
+        reply: &Reply,
+        charset: Charset,
+        session: &mut Session,
+    ) -> io::Result<bool> {
+        let (Some(deferral), Reply::Bought { spent }) = (&mut self.deferral, reply) else {
+            return Ok(false);
+        };
+        if !session.has_unrecorded() {
+            return Ok(false);
+        }
+        deferral.line.get_mut().clear();
+        deferral
+            .line
+            .write_phrase_line(&BOUGHT, charset, |ascii| spent.push_ascii(ascii))?;
+        deferral.outbox.arm(deferral.line.get_mut(), charset);
+        deferral.in_flight = true;
+        session.submit(deferral.outbox.then());
+        Ok(true)
+    }
+
+    /// Before waiting for the next message (`must_wait`): acts on the outcome of the
+    /// sale in flight if it is in, or tells the outbox that this thread cannot send for
+    /// a while.
+    fn before_wait(&mut self, must_wait: bool, session: &mut Session) -> io::Result<()> {
+        let Some(deferral) = &mut self.deferral else {
+            return Ok(());
+        };
+        if !deferral.in_flight || !must_wait {
+            return Ok(());
+        }
+        match deferral.outbox.before_wait() {
+            Some(outcome) => self.settled(outcome, session),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the sale in flight, if any, and sends what of its reply is left to
+    /// send. Called before anything else is sent.
+    fn settle(&mut self, session: &mut Session) -> io::Result<()> {
+        let Some(deferral) = &mut self.deferral else {
+            return Ok(());
+        };
+        if !deferral.in_flight {
+            return Ok(());
+        }
+        match deferral.outbox.settle() {
+            Some(outcome) => self.settled(outcome, session),
+            None => Ok(()),
+        }
+    }
+
+    fn settled(&mut self, outcome: Outcome, session: &mut Session) -> io::Result<()> {
+        if let Some(deferral) = &mut self.deferral {
+            deferral.in_flight = false;
+        }
+        session.settled(outcome.committed);
+        if let Some(kind) = outcome.error {
+            return Err(kind.into());
+        }
+        if outcome.rest.is_empty() {
+            return Ok(());
+        }
+        self.lines.write_encoded_line(&outcome.rest)
     }
 
     /// Sends one reply line in `charset`. A reply that ends the conversation is the
@@ -119,10 +223,16 @@ pub fn converse<S: Source, W: Sink>(
     tap: &Tap,
 ) -> io::Result<End> {
     let mut reader = MessageReader::new(wire);
+    session.set_deferred(out.defers());
     out.send(&session.greet(), reader.current)?;
     loop {
         reader.decoded = None;
-        let (reply, charset) = match frames.read_frame() {
+        // A purchase handed to the ledger settles before anything else is sent, in
+        // every case below, so its reply comes first.
+        out.before_wait(frames.must_wait(), session)?;
+        let frame = frames.read_frame();
+        out.settle(session)?;
+        let (reply, charset) = match frame {
             // Once the shop has closed, no message is answered, so no purchase succeeds:
             // the customer gets the goodbye instead (a pipelined flood included).
             Ok(Some(_)) if closing.load(Ordering::Acquire) => {
@@ -151,6 +261,9 @@ pub fn converse<S: Source, W: Sink>(
             Err(FrameError::Io(e)) => return Err(e),
         };
         tap.message(frames.last(), reader.said(), &reply, session.spent());
+        if out.hand_off(&reply, charset, session)? {
+            continue;
+        }
         out.send(&reply, charset)?;
         if reply.closes() {
             return Ok(End::Bye);

@@ -31,6 +31,10 @@
 //! - [`session`]: one customer's conversation as a pure state machine.
 //! - [`connection`]: the loop that wires those together for one connection, and turns
 //!   each reply into a line.
+//! - [`outbox`]: with a ledger, the purchase reply in flight: `connection` encodes it
+//!   (through `protocol`) and hands it over with the sale; whoever commits the sale
+//!   sends those bytes as they are, so the connection thread need not wait for the
+//!   commit.
 //! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
 //!   and the live map (seats in all and per address), its `threads` submodule the thread
 //!   cache and the workers, its `linger` submodule the lingering close.
@@ -54,6 +58,7 @@ pub mod connection;
 pub mod ledger;
 pub mod live;
 pub mod logger;
+pub mod outbox;
 pub mod protocol;
 pub mod reload;
 pub mod server;

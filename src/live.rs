@@ -413,6 +413,11 @@ impl Tap {
         Tap { on: None }
     }
 
+    /// True if this tap reports to a live view.
+    pub fn is_on(&self) -> bool {
+        self.on.is_some()
+    }
+
     /// A tap for `peer` if there is a hub, else [`Tap::off`].
     pub fn new(hub: Option<&Hub>, peer: SocketAddr) -> Tap {
         hub.map_or_else(Tap::off, |hub| hub.connect(peer))

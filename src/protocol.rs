@@ -110,6 +110,48 @@ impl Sink for &TcpStream {
     }
 }
 
+/// A socket that another thread may send on without waiting: how the thread that
+/// commits a sale to the ledger sends the purchase reply itself (see [`crate::outbox`]).
+pub trait Courier: Send + Sync + 'static {
+    /// Sends what of `bytes` fits in the socket now, without waiting: how many bytes
+    /// went, or a `WouldBlock` error if none fit.
+    fn try_send(&self, bytes: &[u8]) -> io::Result<usize>;
+
+    /// Sends all of `bytes`, waiting as long as the socket's write timeout allows.
+    fn send_all(&self, bytes: &[u8]) -> io::Result<()>;
+
+    /// Shuts the connection down both ways, which wakes a thread blocked reading it.
+    fn cut(&self);
+}
+
+impl Courier for TcpStream {
+    fn try_send(&self, bytes: &[u8]) -> io::Result<usize> {
+        #[cfg(unix)]
+        {
+            // MSG_DONTWAIT makes this one call non-blocking without changing the
+            // socket, which the connection thread is reading in blocking mode;
+            // MSG_NOSIGNAL: a customer who has gone is an error, not a SIGPIPE.
+            let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+            socket2::SockRef::from(self).send_with_flags(bytes, flags)
+        }
+        #[cfg(not(unix))]
+        {
+            // No per-call non-blocking send here: the server does not hand replies to
+            // the committer on such platforms (see `crate::outbox::supported`).
+            let _ = bytes;
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
+    fn send_all(&self, bytes: &[u8]) -> io::Result<()> {
+        (&mut &*self).write_all(bytes)
+    }
+
+    fn cut(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Both);
+    }
+}
+
 /// One framed unit of input.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
@@ -262,6 +304,12 @@ impl<S: Source> FrameReader<S> {
     /// arrived. Valid until the next [`FrameReader::read_frame`].
     pub fn last(&self) -> (&[u8], FrameInfo) {
         (&self.line, self.info)
+    }
+
+    /// True if the next [`FrameReader::read_frame`] has to wait for the source: no
+    /// whole message is buffered, and the stream has not ended.
+    pub fn must_wait(&self) -> bool {
+        !self.eof && !self.input.buffer().contains(&b'\n')
     }
 
     /// Reads the next frame. `Ok(None)` is a clean end of stream.
@@ -544,6 +592,11 @@ impl<W: Sink> LineWriter<W> {
     /// The wrapped writer.
     pub fn into_inner(self) -> W {
         self.out
+    }
+
+    /// The wrapped writer, to take out what was written (a `Vec` used as a buffer).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     fn send(&mut self) -> io::Result<()> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::catalog::Price;
 use crate::codec::{Charset, WireEncoding};
-use crate::shop::{Customer, Greeting, Purchase, Shop};
+use crate::shop::{Customer, Greeting, Purchase, Shop, Take, Ticket};
 use crate::words::{BYE, MENU};
 
 /// The fixed start of the purchase reply; the customer's running total follows.
@@ -169,6 +169,12 @@ pub struct Session {
     max_line: usize,
     spent: Price,
     customer: Customer,
+    /// Purchases are not waited for (see [`Session::set_deferred`]).
+    deferred: bool,
+    /// The purchase just answered, not yet handed to the ledger.
+    unrecorded: Option<Ticket>,
+    /// The price of the purchase handed to the ledger and not yet settled.
+    in_flight: Option<Price>,
 }
 
 impl Session {
@@ -180,6 +186,45 @@ impl Session {
             max_line,
             spent: Price(0),
             customer: Customer::new("-"),
+            deferred: false,
+            unrecorded: None,
+            in_flight: None,
+        }
+    }
+
+    /// With `true`, a purchase the ledger must record is not waited for:
+    /// [`Session::handle`] answers `Bought` at once and keeps the sale, which the caller
+    /// then hands on with [`Session::submit`]. The total counts it until
+    /// [`Session::settled`] says it failed. Without a ledger this changes nothing.
+    pub fn set_deferred(&mut self, deferred: bool) {
+        self.deferred = deferred;
+    }
+
+    /// True if the last request bought a piece that is yet to be handed to the ledger
+    /// (only when deferred).
+    pub fn has_unrecorded(&self) -> bool {
+        self.unrecorded.is_some()
+    }
+
+    /// Hands the purchase just answered to the ledger; `then` is told whether it was
+    /// committed (see [`Ticket::submit`]). False, and `then` is dropped, if the last
+    /// request bought nothing that needs recording.
+    pub fn submit(&mut self, then: impl FnOnce(bool) + Send + 'static) -> bool {
+        let Some(ticket) = self.unrecorded.take() else {
+            return false;
+        };
+        self.in_flight = Some(ticket.price());
+        ticket.submit(&self.customer, then);
+        true
+    }
+
+    /// The outcome of the purchase handed on with [`Session::submit`]: if it was not
+    /// committed, nothing was sold, and its price comes off the total.
+    pub fn settled(&mut self, committed: bool) {
+        if let Some(price) = self.in_flight.take()
+            && !committed
+        {
+            self.spent = Price(self.spent.0.saturating_sub(price.0));
         }
     }
 
@@ -219,15 +264,30 @@ impl Session {
             Request::Garbled => Reply::Garbled(self.wire),
             Request::ControlChars => Reply::ControlChars,
             Request::TooLong => Reply::TooLong(self.max_line),
-            Request::Buy(name) => match self.shop.buy_as(name, &self.customer) {
-                Purchase::Bought(price) => {
-                    self.spent = self.spent.saturating_add(price);
-                    Reply::Bought { spent: self.spent }
+            Request::Buy(name) => {
+                let purchase = match self.shop.take(name) {
+                    Take::Unrecorded(ticket) if self.deferred => {
+                        let price = ticket.price();
+                        // Dropping an earlier ticket that was never submitted puts its
+                        // piece back; the caller submits after every purchase.
+                        self.unrecorded = Some(ticket);
+                        Purchase::Bought(price)
+                    }
+                    Take::Unrecorded(ticket) => ticket.record(&self.customer),
+                    Take::Bought(price) => Purchase::Bought(price),
+                    Take::SoldOut => Purchase::SoldOut,
+                    Take::Unknown => Purchase::Unknown,
+                };
+                match purchase {
+                    Purchase::Bought(price) => {
+                        self.spent = self.spent.saturating_add(price);
+                        Reply::Bought { spent: self.spent }
+                    }
+                    Purchase::SoldOut => Reply::SoldOut(name.to_string()),
+                    Purchase::Unknown => Reply::Unknown,
+                    Purchase::NotRecorded => Reply::NotRecorded,
                 }
-                Purchase::SoldOut => Reply::SoldOut(name.to_string()),
-                Purchase::Unknown => Reply::Unknown,
-                Purchase::NotRecorded => Reply::NotRecorded,
-            },
+            }
         }
     }
 }
@@ -343,5 +403,61 @@ mod tests {
         ] {
             assert_eq!(reply.closes(), closes, "{reply:?}");
         }
+    }
+
+    /// Deferred (the server with a ledger): the purchase is answered at once and kept
+    /// for the caller to hand on; the total counts it until it is settled as failed;
+    /// a purchase never handed on puts its piece back.
+    #[test]
+    fn a_deferred_purchase_counts_until_it_is_settled() {
+        use crate::ledger::Recorder;
+        use std::collections::HashMap;
+        let toml = "[[goods]]\nname = \"西瓜\"\nprice = 2\nstock = 2\n";
+        let catalog = Catalog::parse(toml, "test", WireEncoding::Gbk).unwrap();
+        let shop = Shop::with_ledger(catalog, &HashMap::new(), Recorder::in_memory());
+        let mut s = Session::new(shop.clone(), WireEncoding::Gbk, 1024);
+        s.set_deferred(true);
+        assert_eq!(
+            s.handle(Request::Buy("西瓜")),
+            Reply::Bought { spent: Price(200) }
+        );
+        assert!(s.has_unrecorded());
+        let (tell, told) = std::sync::mpsc::channel();
+        assert!(s.submit(move |committed| tell.send(committed).unwrap()));
+        assert!(!s.has_unrecorded());
+        assert_eq!(
+            told.recv_timeout(std::time::Duration::from_secs(20)),
+            Ok(true)
+        );
+        s.settled(true);
+        assert_eq!(s.spent(), Price(200));
+
+        // A closed ledger fails every commit.
+        shop.close_ledger();
+        assert_eq!(
+            s.handle(Request::Buy("西瓜")),
+            Reply::Bought { spent: Price(400) }
+        );
+        let (tell, told) = std::sync::mpsc::channel();
+        assert!(s.submit(move |committed| tell.send(committed).unwrap()));
+        assert_eq!(
+            told.recv_timeout(std::time::Duration::from_secs(20)),
+            Ok(false)
+        );
+        s.settled(false);
+        assert_eq!(s.spent(), Price(200), "a failed sale comes off the total");
+        assert_eq!(shop.menu(), "菜单:西瓜 2元 剩1", "and its piece goes back");
+        assert!(!s.submit(|_| {}), "nothing left to hand on");
+
+        // Answered but never handed on: the piece goes back when the session ends.
+        let mut t = Session::new(shop.clone(), WireEncoding::Gbk, 1024);
+        t.set_deferred(true);
+        let before = shop.menu();
+        assert!(matches!(
+            t.handle(Request::Buy("西瓜")),
+            Reply::Bought { .. }
+        ));
+        drop(t);
+        assert_eq!(shop.menu(), before);
     }
 }

@@ -6,8 +6,11 @@
 //! no lock is ever held while a socket is written or the ledger is waited for.
 //!
 //! With a ledger ([`crate::ledger`]) a purchase is recorded before it counts as sold:
-//! the piece is taken, the sale is handed to the ledger writer, and only once it is
-//! committed is it [`Purchase::Bought`]. If the commit fails, the piece goes back.
+//! [`Shop::take`] takes the piece and hands back a [`Ticket`]; the ticket's sale goes to
+//! the ledger writer, and only once it is committed is the piece sold. If the commit
+//! fails, or the ticket is dropped unrecorded, the piece goes back. [`Shop::buy_as`]
+//! does both and waits; the server's connections submit the ticket and go on reading
+//! (see [`crate::outbox`]).
 //!
 //! The catalog can be replaced while customers shop ([`Shop::reload`]). Counts are kept
 //! per item *name*, so an item's sales carry over a reload, and an item that is removed
@@ -84,6 +87,111 @@ pub enum Purchase {
     Unknown,
     /// The ledger could not record the sale: nothing was sold, the piece went back.
     NotRecorded,
+}
+
+/// What [`Shop::take`] found.
+pub enum Take {
+    /// In memory: one piece was sold at this price.
+    Bought(Price),
+    /// With a ledger: one piece is reserved, and is sold once the ticket's sale is
+    /// recorded.
+    Unrecorded(Ticket),
+    /// The item exists but none is left.
+    SoldOut,
+    /// The shop has never sold anything by that name.
+    Unknown,
+}
+
+/// A piece taken off the shelf for a sale the ledger has yet to record. Recording it
+/// makes it sold; if recording fails, or the ticket is dropped unrecorded, the piece
+/// goes back.
+pub struct Ticket {
+    /// `None` once settled.
+    hold: Option<Hold>,
+    item: String,
+    recorder: Recorder,
+}
+
+/// What settling a ticket needs: the piece's counter and the price it goes at.
+struct Hold {
+    shop: Shop,
+    counter: Arc<Counter>,
+    price: Price,
+    limit: Option<u64>,
+}
+
+impl Hold {
+    /// Sold if `committed`; otherwise not sold, and the piece goes back on the shelf.
+    fn settle(self, committed: bool) {
+        if committed {
+            self.counter.sold_at(self.price);
+            return;
+        }
+        let before = self.counter.taken.fetch_sub(1, Ordering::AcqRel);
+        if self.limit.is_some_and(|l| before >= l) {
+            self.shop.stale();
+        }
+    }
+}
+
+impl Ticket {
+    /// The price the piece goes at.
+    pub fn price(&self) -> Price {
+        self.hold.as_ref().map_or(Price(0), |hold| hold.price)
+    }
+
+    /// Records the sale and waits for the commit.
+    pub fn record(mut self, customer: &Customer) -> Purchase {
+        let Some(hold) = self.hold.take() else {
+            return Purchase::NotRecorded;
+        };
+        let price = hold.price;
+        let sale = self.sale(customer, price);
+        let committed = self.recorder.record(sale).is_ok();
+        hold.settle(committed);
+        if committed {
+            Purchase::Bought(price)
+        } else {
+            Purchase::NotRecorded
+        }
+    }
+
+    /// Hands the sale to the ledger and returns without waiting for the commit. Once it
+    /// is committed or has failed, the stock is settled and then `then` is called with
+    /// the outcome, on the thread that committed it (see
+    /// [`Recorder::submit`](crate::ledger::Recorder::submit)).
+    pub fn submit(mut self, customer: &Customer, then: impl FnOnce(bool) + Send + 'static) {
+        let Some(hold) = self.hold.take() else {
+            then(false);
+            return;
+        };
+        let sale = self.sale(customer, hold.price);
+        let recorder = self.recorder.clone();
+        recorder.submit(
+            sale,
+            Box::new(move |committed| {
+                hold.settle(committed);
+                then(committed);
+            }),
+        );
+    }
+
+    fn sale(&mut self, customer: &Customer, price: Price) -> SaleRecord {
+        SaleRecord {
+            time: SystemTime::now(),
+            customer: Arc::clone(&customer.address),
+            item: std::mem::take(&mut self.item),
+            price,
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(hold) = self.hold.take() {
+            hold.settle(false);
+        }
+    }
 }
 
 /// Who is buying: the customer's address as the ledger records it. One per connection.
@@ -246,43 +354,46 @@ impl Shop {
     /// Sells one piece of `name` to `customer`, if there is one. Atomic across all
     /// connections. With a ledger this waits until the sale is committed.
     pub fn buy_as(&self, name: &str, customer: &Customer) -> Purchase {
-        let (recorder, price, counter, limit) = {
-            let state = self.inner.state.read().unwrap_or_else(|e| e.into_inner());
-            let Some(&i) = state.index.get(name) else {
-                return Purchase::Unknown;
-            };
-            let item = &state.catalog.items()[i];
-            let counter = &state.counters[i];
-            if !counter.take(item.stock) {
-                return Purchase::SoldOut;
-            }
-            if item.stock == Some(counter.taken.load(Ordering::Acquire)) {
-                // Possibly the last piece: the greeting may no longer list the item.
-                self.stale();
-            }
-            let Some(recorder) = &self.inner.recorder else {
-                // In memory: sold now, under the read lock, without touching the Arc.
-                counter.sold_at(item.price);
-                return Purchase::Bought(item.price);
-            };
-            (recorder, item.price, Arc::clone(counter), item.stock)
-        };
-        let sale = SaleRecord {
-            time: SystemTime::now(),
-            customer: Arc::clone(&customer.address),
-            item: name.to_string(),
-            price,
-        };
-        if recorder.record(sale).is_err() {
-            // Not recorded, so not sold: the piece goes back on the shelf.
-            let before = counter.taken.fetch_sub(1, Ordering::AcqRel);
-            if limit.is_some_and(|l| before >= l) {
-                self.stale();
-            }
-            return Purchase::NotRecorded;
+        match self.take(name) {
+            Take::Bought(price) => Purchase::Bought(price),
+            Take::Unrecorded(ticket) => ticket.record(customer),
+            Take::SoldOut => Purchase::SoldOut,
+            Take::Unknown => Purchase::Unknown,
         }
-        counter.sold_at(price);
-        Purchase::Bought(price)
+    }
+
+    /// Takes one piece of `name` off the shelf, if there is one. Atomic across all
+    /// connections. In memory that is the sale; with a ledger the piece is only
+    /// reserved, by the [`Ticket`] that comes back, until the sale is recorded.
+    pub fn take(&self, name: &str) -> Take {
+        let state = self.inner.state.read().unwrap_or_else(|e| e.into_inner());
+        let Some(&i) = state.index.get(name) else {
+            return Take::Unknown;
+        };
+        let item = &state.catalog.items()[i];
+        let counter = &state.counters[i];
+        if !counter.take(item.stock) {
+            return Take::SoldOut;
+        }
+        if item.stock == Some(counter.taken.load(Ordering::Acquire)) {
+            // Possibly the last piece: the greeting may no longer list the item.
+            self.stale();
+        }
+        let Some(recorder) = &self.inner.recorder else {
+            // In memory: sold now, under the read lock, without touching the Arc.
+            counter.sold_at(item.price);
+            return Take::Bought(item.price);
+        };
+        Take::Unrecorded(Ticket {
+            hold: Some(Hold {
+                shop: self.clone(),
+                counter: Arc::clone(counter),
+                price: item.price,
+                limit: item.stock,
+            }),
+            item: name.to_string(),
+            recorder: recorder.clone(),
+        })
     }
 
     /// Marks the greeting as out of date.

@@ -516,3 +516,55 @@ fn report_and_csv_for_a_known_sequence() {
         assert_eq!((row[2].as_str(), row[3].as_str()), (item, price));
     }
 }
+
+/// With a ledger, whoever commits a sale sends its reply (src/outbox.rs) while the
+/// connection thread reads on. Replies still come in order for a customer who
+/// pipelines: a few requests, then thousands of purchases in one write while others buy
+/// and the ledger writer commits in batches. (A reply that does not fit in the socket
+/// while the connection thread waits for a message is covered by the outbox's own tests:
+/// on loopback the send buffer grows to megabytes first.)
+#[test]
+fn replies_stay_in_order_when_customers_pipeline() {
+    let dir = temp_dir();
+    write_goods(
+        &dir,
+        "[[goods]]\nname = \"西瓜\"\nprice = 2\n[[goods]]\nname = \"瓜子\"\nprice = 4.5\nstock = 10\n",
+    );
+    let server = start(&dir, &[]);
+
+    let mut c = server.customer();
+    c.send_raw(&gbk("瓜子\n菜单\n西瓜\n拜拜\n"));
+    assert_eq!(c.read_line(), "购买成功,余额 -4.5");
+    assert_eq!(c.read_line(), "菜单:西瓜 2元 不限量,瓜子 4.5元 剩9");
+    assert_eq!(c.read_line(), "购买成功,余额 -6.5");
+    assert_eq!(c.read_line(), "欢迎下次光临");
+
+    const PIPELINED: u64 = 3000;
+    let stop = AtomicBool::new(false);
+    let others_bought = AtomicU64::new(0);
+    thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                let mut other = server.customer();
+                while !stop.load(Ordering::Acquire) {
+                    assert!(other.ask("西瓜").starts_with("购买成功"));
+                    others_bought.fetch_add(1, Ordering::AcqRel);
+                }
+            });
+        }
+        let mut flood = server.customer();
+        flood.send_raw(&gbk(&"西瓜\n".repeat(PIPELINED as usize)));
+        for i in 1..=PIPELINED {
+            assert_eq!(flood.read_line(), format!("购买成功,余额 -{}", 2 * i));
+        }
+        assert_eq!(flood.ask("拜拜"), "欢迎下次光临");
+        stop.store(true, Ordering::Release);
+    });
+    let sold = sold_in_ledger(&dir);
+    assert_eq!(sold["瓜子"], 1);
+    assert_eq!(
+        sold["西瓜"],
+        1 + PIPELINED + others_bought.load(Ordering::Acquire),
+        "every acknowledged sale, and nothing else, is in the ledger"
+    );
+}

@@ -36,6 +36,7 @@ use socket2::SockRef;
 use crate::codec::WireEncoding;
 use crate::connection::{self, ReplyWriter};
 use crate::live::{Hub, Tap};
+use crate::outbox::Outbox;
 use crate::protocol::{self, FrameReader, Limits};
 use crate::session::{Reply, Session};
 use crate::shop::Shop;
@@ -363,8 +364,7 @@ impl Context {
     /// Serves one customer from greeting to goodbye. Errors end this connection only.
     /// Returns the job, still open, so that [`Context::park`] decides when it closes.
     fn serve(&self, job: Job, worker: u64) -> Job {
-        // Formatted once: a socket address is costly to format, and a session logs it
-        // at least twice.
+        // Formatted once: formatting an address is costly, and a session logs it twice.
         let (stream, peer): (&TcpStream, String) = (&job.stream, job.peer.to_string());
         info!("{peer} connected (worker {worker})");
         let started = Instant::now();
@@ -385,7 +385,8 @@ impl Context {
         let result = configured
             .map(|()| FrameReader::with_timeout_set(stream, limits))
             .and_then(|mut frames| {
-                let mut out = ReplyWriter::new(stream);
+                let outbox = Outbox::for_customer(&job.stream, self.shop.has_ledger(), &tap);
+                let mut out = ReplyWriter::new(stream).with_outbox(outbox);
                 connection::converse(
                     &mut frames,
                     &mut out,
@@ -407,8 +408,7 @@ impl Context {
                 info!("{peer} left (cut at shutdown) after {secs:.1}s, spent {spent}");
             }
             Err(e) if protocol::is_disconnect(&e) => {
-                // A reset or a broken pipe is how many clients (Windows ones above all)
-                // hang up: an ordinary departure, with the details only at debug level.
+                // How many clients (Windows above all) hang up: details at debug level.
                 debug!("{peer} disconnected abruptly: {e}");
                 info!("{peer} left (hung up) after {secs:.1}s, spent {spent}");
             }
