@@ -158,6 +158,10 @@ impl Outbox {
     /// Waits until the sale in flight is settled; `None` if there is none.
     pub fn settle(&self) -> Option<Outcome> {
         let mut slot = self.lock();
+        if slot.stage == (Stage::Committing { reading: true }) {
+            // No longer waiting for a message: what does not fit, this thread sends.
+            slot.stage = Stage::Committing { reading: false };
+        }
         loop {
             match slot.stage {
                 Stage::Idle => return None,
@@ -457,6 +461,29 @@ mod tests {
         assert_eq!(fake.sent(), LINE[..5].to_vec());
         assert_eq!(outbox.before_wait(), None);
         assert_eq!(fake.cut.load(Ordering::Acquire), 0);
+    }
+
+    /// A connection thread that got its message and settles before the commit ends
+    /// sends what did not fit itself: no rescue thread.
+    #[test]
+    fn no_rescue_once_the_message_has_come() {
+        let fake = Fake::new(3, None);
+        let outbox = Outbox::new(fake.clone());
+        outbox.arm(LINE, Charset::Gbk);
+        assert_eq!(outbox.before_wait(), None);
+        let then = outbox.then();
+        let committer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            then(true);
+        });
+        let outcome = outbox.settle().expect("a sale in flight");
+        assert_eq!(outcome.rest, LINE[3..].to_vec(), "left to this thread");
+        assert_eq!(
+            fake.sent(),
+            LINE[..3].to_vec(),
+            "no rescue thread sent the rest"
+        );
+        committer.join().unwrap();
     }
 
     /// The connection thread that settles while the committer is still at work waits
