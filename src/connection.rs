@@ -127,32 +127,23 @@ impl<W: Sink> ReplyWriter<W> {
         Ok(true)
     }
 
-    /// Before waiting for the next message (`must_wait`): acts on the outcome of the
-    /// sale in flight if it is in, or tells the outbox that this thread cannot send for
-    /// a while.
-    fn before_wait(&mut self, must_wait: bool, session: &mut Session) -> io::Result<()> {
-        let Some(deferral) = &mut self.deferral else {
-            return Ok(());
-        };
-        if !deferral.in_flight || !must_wait {
-            return Ok(());
-        }
-        match deferral.outbox.before_wait() {
-            Some(outcome) => self.settled(outcome, session),
-            None => Ok(()),
-        }
-    }
-
-    /// Waits for the sale in flight, if any, and sends what of its reply is left to
-    /// send. Called before anything else is sent.
-    fn settle(&mut self, session: &mut Session) -> io::Result<()> {
+    /// Acts on the outcome of the sale in flight, if any. With `wait`, waits for it and
+    /// sends what of its reply is left: called before anything else is sent. Without,
+    /// this thread is about to wait for a message: the outcome is taken if it is in,
+    /// and otherwise the outbox learns that this thread cannot send for a while.
+    fn settle(&mut self, session: &mut Session, wait: bool) -> io::Result<()> {
         let Some(deferral) = &mut self.deferral else {
             return Ok(());
         };
         if !deferral.in_flight {
             return Ok(());
         }
-        match deferral.outbox.settle() {
+        let outcome = if wait {
+            deferral.outbox.settle()
+        } else {
+            deferral.outbox.before_wait()
+        };
+        match outcome {
             Some(outcome) => self.settled(outcome, session),
             None => Ok(()),
         }
@@ -229,9 +220,11 @@ pub fn converse<S: Source, W: Sink>(
         reader.decoded = None;
         // A purchase handed to the ledger settles before anything else is sent, in
         // every case below, so its reply comes first.
-        out.before_wait(frames.must_wait(), session)?;
+        if frames.must_wait() {
+            out.settle(session, false)?;
+        }
         let frame = frames.read_frame();
-        out.settle(session)?;
+        out.settle(session, true)?;
         let (reply, charset) = match frame {
             // Once the shop has closed, no message is answered, so no purchase succeeds:
             // the customer gets the goodbye instead (a pipelined flood included).

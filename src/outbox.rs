@@ -181,9 +181,7 @@ impl Outbox {
     fn deliver(self: &Arc<Self>, committed: bool) {
         let line = {
             let mut slot = self.lock();
-            if slot.stage != (Stage::Committing { reading: false })
-                && slot.stage != (Stage::Committing { reading: true })
-            {
+            if !matches!(slot.stage, Stage::Committing { .. }) {
                 return;
             }
             if !committed {
@@ -344,106 +342,109 @@ mod tests {
         line
     }
 
-    /// (case, room in the socket, socket error, the connection thread waits for a
-    /// message before the commit ends, committed) → (what the customer got, what the
-    /// connection thread must still send, the error it sees).
+    /// One way a purchase reply can go.
+    struct Case {
+        name: &'static str,
+        /// Bytes the socket takes without waiting.
+        room: usize,
+        /// The socket fails this way.
+        error: Option<io::ErrorKind>,
+        /// The connection thread waits for a message before the commit ends.
+        reading: bool,
+        committed: bool,
+        /// What the customer got.
+        got: Vec<u8>,
+        /// What the connection thread learns when it settles.
+        want: Outcome,
+    }
+
+    fn outcome(committed: bool, rest: &[u8], error: Option<io::ErrorKind>) -> Outcome {
+        Outcome {
+            committed,
+            rest: rest.to_vec(),
+            error,
+        }
+    }
+
     #[test]
-    #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
     fn who_sends_what() {
-        let cases: [(
-            &str,
-            usize,
-            Option<io::ErrorKind>,
-            bool,
-            bool,
-            Vec<u8>,
-            Vec<u8>,
-            Option<io::ErrorKind>,
-        ); 7] = [
-            (
-                "fits, reading",
-                1024,
-                None,
-                true,
-                true,
-                LINE.to_vec(),
-                vec![],
-                None,
-            ),
-            (
-                "fits, not reading",
-                1024,
-                None,
-                false,
-                true,
-                LINE.to_vec(),
-                vec![],
-                None,
-            ),
-            (
-                "full, connection thread busy: it sends the rest",
-                3,
-                None,
-                false,
-                true,
-                LINE[..3].to_vec(),
-                LINE[3..].to_vec(),
-                None,
-            ),
-            (
-                "nothing fits, connection thread busy",
-                0,
-                None,
-                false,
-                true,
-                vec![],
-                LINE.to_vec(),
-                None,
-            ),
-            (
-                "full, connection thread waiting for a message: a rescue thread sends it",
-                3,
-                None,
-                true,
-                true,
-                LINE.to_vec(),
-                vec![],
-                None,
-            ),
-            (
-                "commit failed: the not-recorded reply instead",
-                1024,
-                None,
-                true,
-                false,
-                not_recorded_gbk(),
-                vec![],
-                None,
-            ),
-            (
-                "customer gone",
-                1024,
-                Some(io::ErrorKind::ConnectionReset),
-                true,
-                true,
-                vec![],
-                vec![],
-                Some(io::ErrorKind::ConnectionReset),
-            ),
+        let reset = Some(io::ErrorKind::ConnectionReset);
+        let cases = [
+            Case {
+                name: "fits, reading",
+                room: 1024,
+                error: None,
+                reading: true,
+                committed: true,
+                got: LINE.to_vec(),
+                want: outcome(true, b"", None),
+            },
+            Case {
+                name: "fits, not reading",
+                room: 1024,
+                error: None,
+                reading: false,
+                committed: true,
+                got: LINE.to_vec(),
+                want: outcome(true, b"", None),
+            },
+            Case {
+                name: "full, connection thread busy: it sends the rest",
+                room: 3,
+                error: None,
+                reading: false,
+                committed: true,
+                got: LINE[..3].to_vec(),
+                want: outcome(true, &LINE[3..], None),
+            },
+            Case {
+                name: "nothing fits, connection thread busy",
+                room: 0,
+                error: None,
+                reading: false,
+                committed: true,
+                got: vec![],
+                want: outcome(true, LINE, None),
+            },
+            Case {
+                name: "full, connection thread waiting for a message: a rescue thread sends it",
+                room: 3,
+                error: None,
+                reading: true,
+                committed: true,
+                got: LINE.to_vec(),
+                want: outcome(true, b"", None),
+            },
+            Case {
+                name: "commit failed: the not-recorded reply instead",
+                room: 1024,
+                error: None,
+                reading: true,
+                committed: false,
+                got: not_recorded_gbk(),
+                want: outcome(false, b"", None),
+            },
+            Case {
+                name: "customer gone",
+                room: 1024,
+                error: reset,
+                reading: true,
+                committed: true,
+                got: vec![],
+                want: outcome(true, b"", reset),
+            },
         ];
-        for (name, room, error, reading, committed, customer_got, rest, seen_error) in cases {
-            let fake = Fake::new(room, error);
+        for case in cases {
+            let name = case.name;
+            let fake = Fake::new(case.room, case.error);
             let outbox = Outbox::new(fake.clone());
             outbox.arm(LINE, Charset::Gbk);
-            if reading {
+            if case.reading {
                 assert_eq!(outbox.before_wait(), None, "{name}: not settled yet");
             }
-            outbox.then()(committed);
-            let outcome = outbox.settle().expect("a sale in flight");
-            assert_eq!(outcome.committed, committed, "{name}");
-            assert_eq!(outcome.rest, rest, "{name}");
-            assert_eq!(outcome.error, seen_error, "{name}");
-            assert_eq!(fake.sent(), customer_got, "{name}");
+            outbox.then()(case.committed);
+            assert_eq!(outbox.settle(), Some(case.want), "{name}");
+            assert_eq!(fake.sent(), case.got, "{name}");
             assert_eq!(outbox.settle(), None, "{name}: nothing left in flight");
         }
     }

@@ -502,6 +502,23 @@ mod tests {
         recorder.close();
     }
 
+    /// A recorder over a [`Probe`], with the probe's counters and failure switch.
+    fn probed() -> (
+        Recorder,
+        Arc<AtomicUsize>,
+        Arc<AtomicUsize>,
+        Arc<AtomicBool>,
+    ) {
+        let (commits, rows, fail) = (Arc::default(), Arc::default(), Arc::default());
+        let recorder = Recorder::start(Box::new(Probe {
+            commits: Arc::clone(&commits),
+            rows: Arc::clone(&rows),
+            fail: Arc::clone(&fail),
+        }))
+        .unwrap();
+        (recorder, commits, rows, fail)
+    }
+
     fn sale() -> SaleRecord {
         SaleRecord {
             time: SystemTime::now(),
@@ -513,13 +530,7 @@ mod tests {
 
     #[test]
     fn many_customers_share_commits_and_failures_are_answered() {
-        let (commits, rows, fail) = (Arc::default(), Arc::default(), Arc::default());
-        let recorder = Recorder::start(Box::new(Probe {
-            commits: Arc::clone(&commits),
-            rows: Arc::clone(&rows),
-            fail: Arc::clone(&fail),
-        }))
-        .unwrap();
+        let (recorder, commits, rows, fail) = probed();
         thread::scope(|s| {
             for _ in 0..32 {
                 let recorder = recorder.clone();
@@ -546,13 +557,7 @@ mod tests {
     /// `record`.
     #[test]
     fn submitted_sales_are_told_their_outcome() {
-        let (commits, rows, fail) = (Arc::default(), Arc::default(), Arc::default());
-        let recorder = Recorder::start(Box::new(Probe {
-            commits: Arc::clone(&commits),
-            rows: Arc::clone(&rows),
-            fail: Arc::clone(&fail),
-        }))
-        .unwrap();
+        let (recorder, commits, rows, fail) = probed();
         let outcome = |recorder: &Recorder| {
             let (tell, told) = std::sync::mpsc::channel();
             recorder.submit(
