@@ -316,8 +316,6 @@ impl Recorder {
 struct Tuning {
     /// Most sales queued at once: [`MAX_PENDING`].
     max_pending: usize,
-    /// [`GATHER_FROM`].
-    gather_from: Duration,
     /// [`MAX_GATHER`].
     max_gather: Duration,
 }
@@ -326,7 +324,6 @@ impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             max_pending: MAX_PENDING,
-            gather_from: GATHER_FROM,
             max_gather: MAX_GATHER,
         }
     }
@@ -373,7 +370,7 @@ fn write_loop(shared: &Shared) {
         let started = Instant::now();
         let committed = commit(&shared.ledger, &sales);
         let took = started.elapsed();
-        if took >= shared.tuning.gather_from && sales.len() > 1 {
+        if took >= GATHER_FROM && sales.len() > 1 {
             let wait = took.min(shared.tuning.max_gather);
             gather = Some((sales.len(), Instant::now() + wait));
         }
@@ -780,19 +777,15 @@ mod tests {
     /// took, and never longer than its limit.
     #[test]
     fn gathering_ends_after_the_commits_time_or_its_limit() {
-        let slow = Duration::from_millis(300);
-        for (max_gather, least, most) in [
+        let ms = Duration::from_millis;
+        // (limit, how long the last commit took, least and most time gathered)
+        for (max_gather, slow, least, most) in [
             // As long as the last commit took.
-            (Duration::from_secs(10), slow * 8 / 10, slow * 5),
+            (ms(10_000), ms(300), ms(240), ms(1_500)),
             // Cut by the limit: far less than the commit took.
-            (
-                Duration::from_millis(50),
-                Duration::from_millis(40),
-                slow * 8 / 10,
-            ),
+            (ms(50), ms(1_200), ms(40), ms(240)),
         ] {
             let (recorder, go, started) = stepped(max_gather);
-            let slow = if max_gather < slow { slow * 4 } else { slow };
             let ended = three_in_a_slow_commit(&recorder, &go, &started, slow);
             recorder.submit(sale(), Box::new(|_| {}));
             let (size, at) = started.recv_timeout(Duration::from_secs(20)).unwrap();
