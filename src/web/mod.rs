@@ -179,6 +179,14 @@ fn busy(stream: &TcpStream) {
           Retry-After: 1\r\nConnection: close\r\n\r\n",
     );
     let _ = stream.shutdown(std::net::Shutdown::Write);
+    // A request already here but unread would make the close a reset, and the 503
+    // would be lost: read away what has arrived (without waiting for more) first.
+    let mut scratch = [0u8; 4096];
+    for _ in 0..4 {
+        if !matches!(stream.read(&mut scratch), Ok(n) if n > 0) {
+            break;
+        }
+    }
 }
 
 /// Counts the requests being answered, in all and per address.
