@@ -37,7 +37,9 @@
 //!   commit.
 //! - [`server`]: the accept loop and shutdown; its `seats` submodule holds the seat guard
 //!   and the live map (seats in all and per address), its `threads` submodule the thread
-//!   cache and the workers, its `linger` submodule the lingering close.
+//!   cache and the workers, its `linger` submodule the lingering close, its `watched`
+//!   submodule the customer's socket as the framer reads it (woken at shutdown on
+//!   Windows too).
 //! - [`client`]: the terminal client. The server side's layers have client twins here:
 //!   `client::frame` cuts the server's bytes into bounded messages (the client's only
 //!   raw-byte framing), `client::sanitize` makes them safe for a terminal, and

@@ -17,7 +17,8 @@
 //! - **Shutdown** (here, with the accept loop). [`Handle::shutdown`] stops the accept
 //!   loop (by connecting to it, since closing a listener does not wake a blocked
 //!   `accept` on Linux), shuts down the read side of every live connection so its
-//!   thread says goodbye, and wakes parked threads. From then on no message is
+//!   thread says goodbye (on Windows, where that wakes no read, the `watched` module
+//!   does), and wakes parked threads. From then on no message is
 //!   answered, so no purchase succeeds. Connections still busy after
 //!   [`SHUTDOWN_GRACE`] are cut, and [`Server::run`] returns only once every
 //!   connection has ended, so the sales summary printed after it is final.
@@ -44,6 +45,7 @@ use crate::shop::Shop;
 mod linger;
 mod seats;
 mod threads;
+mod watched;
 
 pub use linger::{LINGER_BYTES, LINGER_TIME};
 
@@ -51,6 +53,7 @@ pub use seats::DEFAULT_MAX_PER_IP;
 use seats::{Live, NoSeat};
 
 use threads::Job;
+use watched::Watched;
 
 /// Default for `--max-clients`: enough for a school, few enough that a runaway script
 /// cannot exhaust the machine's threads.
@@ -383,7 +386,10 @@ impl Context {
             set_options(stream, &self.config)
         };
         let result = configured
-            .map(|()| FrameReader::with_timeout_set(stream, limits))
+            .map(|()| {
+                let source = Watched::new(stream, &self.stopping, limits.idle);
+                FrameReader::with_timeout_set(source, limits)
+            })
             .and_then(|mut frames| {
                 let outbox = Outbox::for_customer(&job.stream, self.shop.has_ledger(), &tap);
                 let mut out = ReplyWriter::new(stream).with_outbox(outbox);

@@ -1,0 +1,191 @@
+//! A customer's socket as the framer reads it, so that shutdown can end a wait.
+//!
+//! Shutdown wakes every thread waiting for a customer's next message by shutting
+//! down the socket's read side: on Linux the blocked read then returns end-of-stream
+//! at once, the thread sees that the shop is closing and says goodbye. On Windows it
+//! does not: `shutdown(SD_RECEIVE)` (and even `SD_BOTH`) leaves a read already
+//! waiting where it is, so customers sitting at their prompt would never hear
+//! `本店打烊了` and the server would wait out its whole shutdown deadline for them.
+//! (Seen running the test suite under Wine; Winsock documents only closing the socket
+//! as cancelling a blocked call, and closing a socket another thread uses is unsafe.)
+//!
+//! So where reads must be woken by hand ([`READS_POLL_FOR_STOP`]), a [`Watched`] read
+//! waits in slices of at most [`STOP_POLL`] and, once the server is stopping, returns
+//! end-of-stream as Linux does. The framer's own deadlines are unchanged: a read still
+//! times out when the timeout the framer asked for has passed, however it was sliced.
+//! Elsewhere a `Watched` passes every call straight to the socket: waking thousands of
+//! idle customers' threads several times a second would cost a held shop for nothing.
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::protocol::{self, Source};
+
+/// Whether a blocked read must be woken by polling, because shutting the socket's read
+/// side down does not wake it (Windows).
+pub const READS_POLL_FOR_STOP: bool = cfg!(windows);
+
+/// The longest a [`Watched`] read waits before looking whether the server is stopping,
+/// where reads poll. Well inside the shutdown grace (0.8 s), so waiting customers are
+/// told goodbye before busy ones are cut; and few enough wake-ups (5 a second for each
+/// waiting customer) for a classroom.
+pub const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// A customer's socket read on behalf of the framer; see the module header.
+pub struct Watched<'a> {
+    stream: &'a TcpStream,
+    stopping: &'a AtomicBool,
+    /// Whether reads poll for `stopping` (see [`READS_POLL_FOR_STOP`]; tests turn it on).
+    polls: bool,
+    /// How long a read may wait, as the framer last set it (`None`: forever).
+    wanted: Option<Duration>,
+    /// The read timeout the socket has now, while polling (it is sliced).
+    set: Option<Duration>,
+}
+
+impl<'a> Watched<'a> {
+    /// Reads `stream`, whose read timeout is `timeout` now, until `stopping` is set.
+    pub fn new(stream: &'a TcpStream, stopping: &'a AtomicBool, timeout: Option<Duration>) -> Self {
+        Watched {
+            stream,
+            stopping,
+            polls: READS_POLL_FOR_STOP,
+            wanted: timeout,
+            set: timeout,
+        }
+    }
+
+    /// Polls for `stopping` whatever the platform, so the polling is tested everywhere.
+    #[cfg(test)]
+    fn polling(mut self) -> Self {
+        self.polls = true;
+        self
+    }
+
+    fn set_socket_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if self.set != timeout {
+            self.stream.set_read_timeout(timeout)?;
+            self.set = timeout;
+        }
+        Ok(())
+    }
+}
+
+impl Read for Watched<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.polls {
+            return self.stream.read(buf);
+        }
+        let started = Instant::now();
+        loop {
+            if self.stopping.load(Ordering::Acquire) {
+                // What a read returns on Linux once shutdown has shut the read side.
+                return Ok(0);
+            }
+            let slice = match self.wanted {
+                None => STOP_POLL,
+                Some(wanted) => match wanted.checked_sub(started.elapsed()) {
+                    Some(left) if !left.is_zero() => left.min(STOP_POLL),
+                    _ => return Err(io::ErrorKind::TimedOut.into()),
+                },
+            };
+            self.set_socket_timeout(Some(slice))?;
+            match self.stream.read(buf) {
+                Err(e) if protocol::is_timeout(&e) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Source for Watched<'_> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.wanted = timeout;
+        if self.polls {
+            // Each read slices it; the socket's timeout is set there, when it differs.
+            return Ok(());
+        }
+        self.set_socket_timeout(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::thread;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (server, client)
+    }
+
+    #[test]
+    fn a_polling_read_ends_soon_after_stopping_and_not_before() {
+        let (server, client) = pair();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stopping);
+        let reader = thread::spawn(move || {
+            let mut watched = Watched::new(&server, &flag, None).polling();
+            watched.read(&mut [0u8; 16]).unwrap()
+        });
+        thread::sleep(3 * STOP_POLL);
+        assert!(!reader.is_finished(), "a read without a timeout waits");
+        stopping.store(true, Ordering::Release);
+        let deadline = Instant::now() + 10 * STOP_POLL;
+        while !reader.is_finished() && Instant::now() < deadline {
+            thread::sleep(STOP_POLL / 10);
+        }
+        let woken = reader.is_finished();
+        // Closing the customer's end ends the read anyway, so a failure never hangs.
+        drop(client);
+        assert!(woken, "the read did not end once the server was stopping");
+        assert_eq!(
+            reader.join().unwrap(),
+            0,
+            "end of stream, as a shut read side gives"
+        );
+    }
+
+    #[test]
+    fn a_polling_read_keeps_the_framers_timeout_and_returns_data() {
+        let (server, mut client) = pair();
+        let stopping = AtomicBool::new(false);
+        let mut watched = Watched::new(&server, &stopping, None).polling();
+        // Several slices long: it times out once the whole of it has passed.
+        let timeout = 3 * STOP_POLL + STOP_POLL / 2;
+        watched.set_read_timeout(Some(timeout)).unwrap();
+        let started = Instant::now();
+        let e = watched.read(&mut [0u8; 16]).unwrap_err();
+        assert!(protocol::is_timeout(&e), "{e}");
+        assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
+        // Data is returned as it comes.
+        client.write_all(b"hi").unwrap();
+        let mut buf = [0u8; 16];
+        let n = watched.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hi");
+    }
+
+    #[test]
+    fn without_polling_calls_go_straight_to_the_socket() {
+        let (server, mut client) = pair();
+        let stopping = AtomicBool::new(true);
+        let mut watched = Watched::new(&server, &stopping, None);
+        watched.polls = false;
+        // Whole seconds: the kernel keeps timeouts in clock ticks.
+        watched
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        assert_eq!(server.read_timeout().unwrap(), Some(Duration::from_secs(2)));
+        // `stopping` is not looked at: the socket's shut read side does that job.
+        client.write_all(b"x").unwrap();
+        assert_eq!(watched.read(&mut [0u8; 4]).unwrap(), 1);
+    }
+}
