@@ -334,7 +334,10 @@ fn a_port_already_taken_is_refused() {
             "--port",
             &port,
         ],
-        &[&format!("cannot listen on 127.0.0.1:{port}"), "in use"],
+        &[
+            &format!("无法在 127.0.0.1:{port} 上监听:端口已被占用"),
+            &format!("cannot listen on 127.0.0.1:{port}: the port is in use"),
+        ],
     );
     // The listener that holds the port still works: a connection to it is accepted.
     let _probe = std::net::TcpStream::connect(taken.local_addr().expect("addr")).expect("connect");

@@ -5,7 +5,7 @@
 //! on Windows) closes the shop politely and prints the day's sales to stderr; SIGHUP is
 //! logged and the shop keeps serving.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -216,17 +216,39 @@ fn main() -> ExitCode {
     }
 }
 
+/// Why the server cannot listen, Chinese first, with what to do for the usual causes;
+/// the system's own words (which differ between Linux and Windows) come last.
+fn listen_error(host: &str, port: u16, e: io::Error) -> anyhow::Error {
+    let at = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let (zh, en) = match e.kind() {
+        io::ErrorKind::AddrInUse => (
+            ":端口已被占用(也许另一个 shop-server 还开着),请用 --port 换一个",
+            ": the port is in use (perhaps by another shop-server); choose another with --port",
+        ),
+        io::ErrorKind::AddrNotAvailable => (
+            ":这台电脑没有这个地址,用 0.0.0.0 可监听所有地址",
+            ": this machine has no such address; 0.0.0.0 listens on all of them",
+        ),
+        io::ErrorKind::PermissionDenied => (
+            ":没有权限使用这个端口(1024 以下要管理员权限,Windows 还保留一些端口),请用 --port 换一个",
+            ": not allowed (ports below 1024 need root or administrator, and Windows reserves \
+             some ranges); choose another with --port",
+        ),
+        _ => ("", ""),
+    };
+    let context = format!("无法在 {at} 上监听{zh} · cannot listen on {at}{en}");
+    anyhow::Error::new(e).context(context)
+}
+
 fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     raise_fd_limit();
     let catalog = Catalog::load(args.goods.as_deref(), args.encoding)?;
-    let listener = TcpListener::bind((args.host.as_str(), args.port)).with_context(|| {
-        let host = &args.host;
-        if host.contains(':') {
-            format!("cannot listen on [{host}]:{}", args.port)
-        } else {
-            format!("cannot listen on {host}:{}", args.port)
-        }
-    })?;
+    let listener = TcpListener::bind((args.host.as_str(), args.port))
+        .map_err(|e| listen_error(&args.host, args.port, e))?;
     let shop = match &args.ledger {
         Some(path) => ledger::open_shop(catalog, path, args.sync, args.ledger_faults.as_deref())?,
         None => Shop::new(catalog),
