@@ -222,14 +222,11 @@ fn a_goods_file_that_cannot_be_read_is_refused() {
     let missing = missing.to_str().unwrap();
     let error = refused(
         &["--goods", missing, "--port", "0"],
-        &[
-            missing,
-            "cannot read goods file",
-            "No such file or directory (os error 2)",
-        ],
+        &[missing, "cannot read goods file", "(os error 2)"],
     );
-    // The OS error is said once, not once per layer of the error chain.
-    assert_eq!(error.matches("No such file").count(), 1, "{error}");
+    // The OS error is said once, not once per layer of the error chain (its words are
+    // the system's: "No such file or directory" on Linux, "File not found." on Windows).
+    assert_eq!(error.matches("(os error 2)").count(), 1, "{error}");
     // A directory where the file should be. (File permissions cannot be used: the
     // tests may run as root, who can read anything.)
     let as_dir = dir.to_str().unwrap();
@@ -255,6 +252,7 @@ fn a_goods_file_that_cannot_be_read_is_refused() {
 
 /// Runs `refused` and checks it took well under the 10 s `run_to_exit` allows: these are
 /// the cases that used to hang or eat memory.
+#[cfg(unix)] // only the FIFO test uses it
 fn refused_quickly(args: &[&str], parts: &[&str]) {
     let started = Instant::now();
     refused(args, parts);
@@ -262,6 +260,7 @@ fn refused_quickly(args: &[&str], parts: &[&str]) {
     assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
 }
 
+#[cfg(unix)] // makes a FIFO with mkfifo
 #[test]
 fn only_a_regular_file_is_read_as_goods() {
     let dir = temp_dir();

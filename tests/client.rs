@@ -1,6 +1,10 @@
 //! `shop-client` against the real `shop-server`, with piped standard input: the
 //! transcript, every address form, each ending and each hint.
 
+// Tests that need Linux (/proc) or Unix (signals) are left out elsewhere, and with them
+// some helpers and imports.
+#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+
 mod client_support;
 mod support;
 
@@ -198,6 +202,7 @@ fn no_server_is_one_line_and_exit_one() {
     );
 }
 
+#[cfg(unix)] // sends a signal
 #[test]
 fn a_server_that_dies_is_not_a_goodbye() {
     let mut server = ShopServer::start(&[]);

@@ -5,6 +5,10 @@
 //! Flood size: `SHOP_FLOOD_MB` (default [`DEFAULT_FLOOD_MB`]); the linear-time check
 //! compares it with a tenth of it.
 
+// Tests that need Linux (/proc) or Unix (signals) are left out elsewhere, and with them
+// some helpers and imports.
+#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+
 mod client_support;
 mod support;
 
@@ -164,11 +168,13 @@ fn check_flood(line_len: Option<usize>, what: &str) {
     }
 }
 
+#[cfg(target_os = "linux")] // reads /proc
 #[test]
 fn a_flood_of_lines_keeps_memory_bounded_and_time_linear() {
     check_flood(Some(1000), "lines");
 }
 
+#[cfg(target_os = "linux")] // reads /proc
 #[test]
 fn a_flood_without_newlines_keeps_memory_bounded_and_time_linear() {
     check_flood(None, "no newlines");
@@ -325,6 +331,7 @@ fn a_reset_in_the_middle_of_a_line_is_reported() {
     assert_eq!(out.status.code(), Some(4), "{text}");
 }
 
+#[cfg(target_os = "linux")] // reads /proc
 #[test]
 fn greetings_full_of_long_names_keep_memory_bounded() {
     // Item names are remembered for Tab completion; 64 KiB ones, a thousand times,

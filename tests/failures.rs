@@ -8,6 +8,10 @@
 //! an exact baseline, and once with a cache, where parked threads are allowed for.
 //! After its abuse, every test checks that a fresh customer is still served correctly.
 
+// Tests that need Linux (/proc) or Unix (signals) are left out elsewhere, and with them
+// some helpers and imports.
+#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+
 mod support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -95,6 +99,7 @@ fn all_seats_free(server: &ShopServer, seats: usize) -> Vec<Customer> {
     customers
 }
 
+#[cfg(target_os = "linux")] // reads /proc
 #[test]
 fn resets_and_broken_pipes_free_the_thread_and_the_seat() {
     let server = ShopServer::start(&["--thread-cache", "0", "--max-clients", "20"]);
@@ -115,6 +120,7 @@ fn resets_and_broken_pipes_free_the_thread_and_the_seat() {
     assert!(resets >= 50, "only {resets} resets logged:\n{log}");
 }
 
+#[cfg(target_os = "linux")] // reads /proc
 #[test]
 fn with_a_thread_cache_vanishing_customers_leak_nothing_either() {
     const CACHE: usize = 8;
@@ -180,6 +186,7 @@ fn a_half_closed_customer_still_gets_its_replies_then_the_server_closes() {
     assert_eq!(c.ask("矿泉水"), "购买成功,余额 -2.5");
 }
 
+#[cfg(target_os = "linux")] // reads /proc
 #[test]
 fn a_customer_who_never_reads_is_dropped_by_the_write_timeout() {
     // A big catalog makes every 菜单 reply a few KiB, so the socket buffers fill fast.
@@ -250,6 +257,7 @@ fn greeted(s: &TcpStream) -> bool {
     ready
 }
 
+#[cfg(target_os = "linux")] // runs the server under prlimit
 #[test]
 fn failed_accepts_back_off_and_serving_resumes_when_descriptors_free_up() {
     const CUSTOMERS: usize = 150;

@@ -98,6 +98,7 @@ fn ten_thousand_items_sell_out_in_linear_time() {
 /// 200 customers each hold the 10,000-item greeting (about 100 KB). Shared, it costs
 /// the server next to nothing per customer; copied into each connection's buffers it
 /// cost twice its size per customer (about 40 MB here).
+#[cfg(target_os = "linux")] // reads /proc
 #[test]
 fn customers_share_the_greeting_instead_of_copying_it() {
     // 200 customers from 127.0.0.1: above the default of 64 per address.

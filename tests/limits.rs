@@ -6,6 +6,10 @@
 //!
 //! After its abuse, every test checks that a fresh customer is still served correctly.
 
+// Tests that need Linux (/proc) or Unix (signals) are left out elsewhere, and with them
+// some helpers and imports.
+#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+
 mod support;
 
 use std::net::TcpStream;
@@ -47,6 +51,7 @@ fn fresh_customer_is_served(server: &ShopServer, item: &str, reply: &str) {
     c.expect_closed();
 }
 
+#[cfg(unix)] // sends a signal
 #[test]
 fn sixty_buyers_rush_the_last_ten_watermelons() {
     const BUYERS: usize = 60;
@@ -199,6 +204,7 @@ fn max_line_is_an_option() {
     fresh_customer_is_served(&server, "瓜子", "购买成功,余额 -4.5");
 }
 
+#[cfg(target_os = "linux")] // reads /proc
 #[test]
 fn megabytes_without_a_newline_keep_memory_bounded() {
     const SENDERS: usize = 8;
@@ -496,6 +502,7 @@ fn an_empty_shop_waits_past_the_idle_timeout_without_complaint() {
     support::assert_quiet_log(&server.stderr(), "an empty shop past its idle timeout");
 }
 
+#[cfg(target_os = "linux")] // runs the server under prlimit
 #[test]
 fn the_open_file_limit_is_raised_to_the_hard_limit_at_start() {
     let hard = open_files_limit("self").1;

@@ -4,6 +4,9 @@
 //! served, SIGTERM still ends the server quickly, and once stderr drains again a log line
 //! says how many lines were dropped.
 
+// Signals are how these tests stop or poke the server: Unix only.
+#![cfg(unix)]
+
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -6,6 +6,9 @@
 //! Once the shop has closed there is no "fresh customer" to serve: instead each test
 //! checks that a customer arriving after the signal is not served.
 
+// Signals are how these tests stop or poke the server: Unix only.
+#![cfg(unix)]
+
 mod support;
 
 use std::io::{ErrorKind, Read, Write};

@@ -2,6 +2,9 @@
 //! terminal or the SSH session; it used to kill the server at once, with no goodbye and
 //! no summary. Now it is logged and the shop keeps serving; SIGTERM still closes it.
 
+// Signals are how these tests stop or poke the server: Unix only.
+#![cfg(unix)]
+
 mod support;
 
 use std::time::Duration;

@@ -457,6 +457,7 @@ fn alerts_for_too_many_from_one_address_and_a_trickler() {
     assert_eq!(alerts[0]["reply"], said.trim_end());
 }
 
+#[cfg(unix)] // sends SIGHUP
 #[test]
 fn a_reload_shows_new_prices_and_keeps_removed_items_sold() {
     let goods = support::goods_file(
