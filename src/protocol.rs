@@ -501,7 +501,7 @@ impl<S: Source> FrameReader<S> {
 }
 
 /// The shortest read timeout the framer sets: a zero timeout is invalid for a socket.
-const MIN_READ_TIMEOUT: Duration = Duration::from_millis(1);
+pub const MIN_READ_TIMEOUT: Duration = Duration::from_millis(1);
 
 /// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
 pub fn is_timeout(e: &io::Error) -> bool {

@@ -5,9 +5,9 @@
 //! Flood size: `SHOP_FLOOD_MB` (default [`DEFAULT_FLOOD_MB`]); the linear-time check
 //! compares it with a tenth of it.
 
-// Tests that need Linux (/proc) or Unix (signals) are left out elsewhere, and with them
-// some helpers and imports.
-#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+// Tests that need Linux (/proc, prlimit) or Unix (signals) are left out elsewhere, and
+// with them some helpers and imports.
+#![cfg_attr(not(target_os = "linux"), allow(unused_imports, dead_code))]
 
 mod client_support;
 mod support;

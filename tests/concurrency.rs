@@ -1,8 +1,8 @@
 //! Many customers at once: the question the tutorial ends with.
 
-// Tests that need Linux (/proc) or Unix (signals) are left out elsewhere, and with them
-// some helpers and imports.
-#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+// Tests that need Linux (/proc, prlimit) or Unix (signals) are left out elsewhere, and
+// with them some helpers and imports.
+#![cfg_attr(not(target_os = "linux"), allow(unused_imports, dead_code))]
 
 mod support;
 

@@ -8,9 +8,9 @@
 //! an exact baseline, and once with a cache, where parked threads are allowed for.
 //! After its abuse, every test checks that a fresh customer is still served correctly.
 
-// Tests that need Linux (/proc) or Unix (signals) are left out elsewhere, and with them
-// some helpers and imports.
-#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+// Tests that need Linux (/proc, prlimit) or Unix (signals) are left out elsewhere, and
+// with them some helpers and imports.
+#![cfg_attr(not(target_os = "linux"), allow(unused_imports, dead_code))]
 
 mod support;
 

@@ -1,9 +1,9 @@
 //! The sales ledger (issue 12) against the real binary: kill -9 in a rush, restart and
 //! restock, SIGHUP reload, a failing commit, one writer per ledger, and the report.
 
-// Tests that need Linux (/proc) or Unix (signals) are left out elsewhere, and with them
-// some helpers and imports.
-#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+// Tests that need Linux (/proc, prlimit) or Unix (signals) are left out elsewhere, and
+// with them some helpers and imports.
+#![cfg_attr(not(target_os = "linux"), allow(unused_imports, dead_code))]
 
 mod support;
 

@@ -77,6 +77,28 @@ pub fn linger(stream: &TcpStream, read_shut: bool, stop_by: impl Fn() -> Option<
     }
 }
 
+/// The most a refusal reads away before its close (see [`read_away_arrived`]): a
+/// request or a few lines, not a flood.
+pub const READ_AWAY_BYTES: usize = 16 * 1024;
+
+/// Reads and discards what has already arrived on a refused connection, without
+/// waiting for more, before it is closed: input left unread would make the close a
+/// reset, and a reset can destroy the refusal on the way (a Windows customer loses it
+/// even once it has arrived). Unlike [`linger`] it never waits, so the accept loop that
+/// refuses is never held up. Does nothing unless the socket can be made non-blocking.
+pub fn read_away_arrived(stream: &TcpStream) {
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let (mut input, mut buf, mut left) = (stream, [0u8; 1024], READ_AWAY_BYTES);
+    while left > 0 {
+        match input.read(&mut buf) {
+            Ok(n) if n > 0 => left = left.saturating_sub(n),
+            _ => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@
 //!   [`SHUTDOWN_GRACE`] are cut, and [`Server::run`] returns only once every
 //!   connection has ended, so the sales summary printed after it is final.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
@@ -47,6 +47,7 @@ mod seats;
 mod threads;
 mod watched;
 
+pub(crate) use linger::read_away_arrived;
 pub use linger::{LINGER_BYTES, LINGER_TIME};
 
 pub use seats::DEFAULT_MAX_PER_IP;
@@ -351,17 +352,8 @@ impl Context {
         }
         // As in `Job::close`: the refusal leaves with the FIN, ahead of any reset.
         let _ = stream.shutdown(std::net::Shutdown::Write);
-        // Input that has already arrived would make the close reset the connection, and
-        // a Windows customer would lose the refusal. The socket is non-blocking here, so
-        // this takes only what is there (at most 16 KiB) and never holds up the accept
-        // loop; a full lingering close would.
-        let (mut input, mut buf) = (stream, [0u8; 1024]);
-        for _ in 0..16 {
-            match input.read(&mut buf) {
-                Ok(n) if n > 0 => {}
-                _ => break,
-            }
-        }
+        // A full lingering close would hold up the accept loop; this never waits.
+        read_away_arrived(stream);
     }
 
     /// Serves one customer from greeting to goodbye. Errors end this connection only.
@@ -442,8 +434,12 @@ impl Context {
         };
         for stream in streams(self) {
             // Threads waiting for a message read end-of-stream, see `stopping` and say
-            // goodbye; busy ones see `stopping` at their next message.
-            let _ = stream.shutdown(std::net::Shutdown::Read);
+            // goodbye; busy ones see `stopping` at their next message. Not on Windows:
+            // there it wakes no read (`watched` polls instead), and a socket shut for
+            // reading is reset by any byte that arrives after, goodbye and all.
+            if !watched::READS_POLL_FOR_STOP {
+                let _ = stream.shutdown(std::net::Shutdown::Read);
+            }
         }
         // Dropping the senders wakes every parked thread, which then exits.
         self.lock_parked().clear();

@@ -21,7 +21,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{self, Source};
+use crate::protocol::{self, MIN_READ_TIMEOUT, Source};
 
 /// Whether a blocked read must be woken by polling, because shutting the socket's read
 /// side down does not wake it (Windows).
@@ -41,7 +41,7 @@ pub struct Watched<'a> {
     polls: bool,
     /// How long a read may wait, as the framer last set it (`None`: forever).
     wanted: Option<Duration>,
-    /// The read timeout the socket has now, while polling (it is sliced).
+    /// The read timeout the socket has now (while polling, a slice of `wanted`).
     set: Option<Duration>,
 }
 
@@ -71,6 +71,17 @@ impl<'a> Watched<'a> {
         }
         Ok(())
     }
+
+    /// Sets the socket's timeout for one slice, keeping the one it has when that is
+    /// close enough (within 1/32, as the framer does), so that the short waits of a
+    /// message arriving in pieces cost no system call each.
+    fn set_slice(&mut self, slice: Duration) -> io::Result<()> {
+        let slack = (slice / 32).max(MIN_READ_TIMEOUT);
+        match self.set {
+            Some(have) if have.abs_diff(slice) <= slack => Ok(()),
+            _ => self.set_socket_timeout(Some(slice)),
+        }
+    }
 }
 
 impl Read for Watched<'_> {
@@ -81,20 +92,31 @@ impl Read for Watched<'_> {
         let started = Instant::now();
         loop {
             if self.stopping.load(Ordering::Acquire) {
-                // What a read returns on Linux once shutdown has shut the read side.
+                // As a read on Linux once shutdown has shut the read side (there it
+                // may first hand over bytes already queued; the conversation checks
+                // `stopping` either way).
                 return Ok(0);
             }
+            // Every call looks at the socket at least once, as a read with any timeout
+            // does: bytes already here are returned even when the time asked for has
+            // passed (the framer's last look before it gives up relies on that).
             let slice = match self.wanted {
                 None => STOP_POLL,
-                Some(wanted) => match wanted.checked_sub(started.elapsed()) {
-                    Some(left) if !left.is_zero() => left.min(STOP_POLL),
-                    _ => return Err(io::ErrorKind::TimedOut.into()),
-                },
+                Some(wanted) => wanted
+                    .saturating_sub(started.elapsed())
+                    .clamp(MIN_READ_TIMEOUT, STOP_POLL),
             };
-            self.set_socket_timeout(Some(slice))?;
+            self.set_slice(slice)?;
             match self.stream.read(buf) {
-                Err(e) if protocol::is_timeout(&e) => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if protocol::is_timeout(&e) => {
+                    if self
+                        .wanted
+                        .is_some_and(|wanted| started.elapsed() >= wanted)
+                    {
+                        return Err(e);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => return other,
             }
         }
@@ -171,6 +193,15 @@ mod tests {
         let mut buf = [0u8; 16];
         let n = watched.read(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"hi");
+        // Bytes already here are returned even when the time asked for is (all but)
+        // gone, as the framer's last look before giving up needs.
+        client.write_all(b"late").unwrap();
+        thread::sleep(Duration::from_millis(100));
+        watched
+            .set_read_timeout(Some(Duration::from_nanos(1)))
+            .unwrap();
+        let n = watched.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"late");
     }
 
     #[test]

@@ -172,21 +172,18 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
 
 /// Tells a viewer over the limits to come back later, without ever waiting for it.
 fn busy(stream: &TcpStream) {
-    let _ = stream.set_nonblocking(true);
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
     let mut stream = stream;
     let _ = stream.write_all(
         b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\
           Retry-After: 1\r\nConnection: close\r\n\r\n",
     );
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    // A request already here but unread would make the close a reset, and the 503
-    // would be lost: read away what has arrived (without waiting for more) first.
-    let mut scratch = [0u8; 4096];
-    for _ in 0..4 {
-        if !matches!(stream.read(&mut scratch), Ok(n) if n > 0) {
-            break;
-        }
-    }
+    // So that a request already here does not turn the close into a reset that loses
+    // the 503.
+    crate::server::read_away_arrived(stream);
 }
 
 /// Counts the requests being answered, in all and per address.
