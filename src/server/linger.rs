@@ -99,18 +99,21 @@ pub fn read_away_arrived(stream: &TcpStream) {
     }
 }
 
+/// A connected pair of loopback sockets, (the server's end, the customer's), for the
+/// server's unit tests.
+#[cfg(test)]
+pub(super) fn pair() -> (TcpStream, TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    (server, client)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::net::{Shutdown, TcpListener};
-
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        (server, client)
-    }
+    use std::net::Shutdown;
 
     #[test]
     fn lingering_ends_when_the_customer_closes() {

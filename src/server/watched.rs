@@ -136,18 +136,11 @@ impl Source for Watched<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::linger::pair;
     use super::*;
     use std::io::Write;
-    use std::net::TcpListener;
     use std::sync::Arc;
     use std::thread;
-
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        (server, client)
-    }
 
     #[test]
     fn a_polling_read_ends_soon_after_stopping_and_not_before() {
