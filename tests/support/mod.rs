@@ -242,6 +242,12 @@ impl ShopServer {
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
     }
+
+    /// Ends the server at once, with no chance to clean up: SIGKILL (kill -9) on Unix,
+    /// TerminateProcess on Windows.
+    pub fn kill_hard(&mut self) {
+        self.child.kill().expect("kill the server");
+    }
 }
 
 impl Drop for ShopServer {
