@@ -202,7 +202,6 @@ fn no_server_is_one_line_and_exit_one() {
     );
 }
 
-#[cfg(unix)] // sends a signal
 #[test]
 fn a_server_that_dies_is_not_a_goodbye() {
     let mut server = ShopServer::start(&[]);
@@ -211,7 +210,7 @@ fn a_server_that_dies_is_not_a_goodbye() {
     // Keep stdin open: the user has not left. Wait for the greeting, then kill -9.
     let mut input = child.stdin.take().unwrap();
     thread::sleep(Duration::from_millis(500));
-    server.send_signal("KILL");
+    server.kill_hard();
     let out = wait_output(child, Duration::from_secs(30));
     let _ = input.write_all(b"");
     assert_eq!(out.status.code(), Some(3), "{out:?}");
