@@ -18,10 +18,10 @@
 //!   loop (by connecting to it, since closing a listener does not wake a blocked
 //!   `accept` on Linux), shuts down the read side of every live connection so its
 //!   thread says goodbye (on Windows, where that wakes no read, the `watched` module
-//!   does), and wakes parked threads. From then on no message is
-//!   answered, so no purchase succeeds. Connections still busy after
-//!   [`SHUTDOWN_GRACE`] are cut, and [`Server::run`] returns only once every
-//!   connection has ended, so the sales summary printed after it is final.
+//!   does), and wakes parked threads. From then on no message is answered, so no
+//!   purchase succeeds. Connections still busy after [`SHUTDOWN_GRACE`] are cut, and
+//!   [`Server::run`] returns only once every connection has ended, so the sales
+//!   summary printed after it is final.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -42,12 +42,11 @@ use crate::protocol::{self, FrameReader, Limits};
 use crate::session::{Reply, Session};
 use crate::shop::Shop;
 
-mod linger;
+pub(crate) mod linger;
 mod seats;
 mod threads;
 mod watched;
 
-pub(crate) use linger::read_away_arrived;
 pub use linger::{LINGER_BYTES, LINGER_TIME};
 
 pub use seats::DEFAULT_MAX_PER_IP;
@@ -353,7 +352,7 @@ impl Context {
         // As in `Job::close`: the refusal leaves with the FIN, ahead of any reset.
         let _ = stream.shutdown(std::net::Shutdown::Write);
         // A full lingering close would hold up the accept loop; this never waits.
-        read_away_arrived(stream);
+        linger::read_away_arrived(stream);
     }
 
     /// Serves one customer from greeting to goodbye. Errors end this connection only.
@@ -378,10 +377,8 @@ impl Context {
             set_options(stream, &self.config)
         };
         let result = configured
-            .map(|()| {
-                let source = Watched::new(stream, &self.stopping, limits.idle);
-                FrameReader::with_timeout_set(source, limits)
-            })
+            .map(|()| Watched::new(stream, &self.stopping, limits.idle))
+            .map(|source| FrameReader::with_timeout_set(source, limits))
             .and_then(|mut frames| {
                 let outbox = Outbox::for_customer(&job.stream, self.shop.has_ledger(), &tap);
                 let mut out = ReplyWriter::new(stream).with_outbox(outbox);
