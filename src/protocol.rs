@@ -137,7 +137,7 @@ impl Courier for TcpStream {
         #[cfg(not(unix))]
         {
             // No per-call non-blocking send here: the server does not hand replies to
-            // the committer on such platforms (see `crate::outbox::supported`).
+            // the committer on such platforms (see `crate::outbox::SUPPORTED`).
             let _ = bytes;
             Err(io::ErrorKind::WouldBlock.into())
         }
@@ -473,15 +473,7 @@ impl<S: Source> FrameReader<S> {
     /// customer who buys one thing at a time costs no system call to move the deadline.
     fn wait_until(&mut self, deadline: Option<Instant>, now: Instant) -> io::Result<()> {
         let wanted = deadline.map(|d| d.saturating_duration_since(now).max(MIN_READ_TIMEOUT));
-        let close_enough = match (self.timeout, wanted) {
-            (None, None) => true,
-            (Some(have), Some(want)) => {
-                let slack = (want / 32).max(MIN_READ_TIMEOUT);
-                have.abs_diff(want) <= slack
-            }
-            _ => false,
-        };
-        if !close_enough {
+        if !timeout_close_enough(self.timeout, wanted) {
             self.input.get_mut().set_read_timeout(wanted)?;
             self.timeout = wanted;
         }
@@ -502,6 +494,17 @@ impl<S: Source> FrameReader<S> {
 
 /// The shortest read timeout the framer sets: a zero timeout is invalid for a socket.
 pub const MIN_READ_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// Whether a read timeout of `have` serves for `want` (`None`: none): within 1/32 of
+/// `want`, either way (see `FrameReader::wait_until`), so that moving a deadline a
+/// little costs no system call.
+pub fn timeout_close_enough(have: Option<Duration>, want: Option<Duration>) -> bool {
+    match (have, want) {
+        (None, None) => true,
+        (Some(have), Some(want)) => have.abs_diff(want) <= (want / 32).max(MIN_READ_TIMEOUT),
+        _ => false,
+    }
+}
 
 /// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
 pub fn is_timeout(e: &io::Error) -> bool {

@@ -1,10 +1,6 @@
 //! `shop-client` against the real `shop-server`, with piped standard input: the
 //! transcript, every address form, each ending and each hint.
 
-// Tests that need Linux (/proc, prlimit) or Unix (signals) are left out elsewhere, and
-// with them some helpers and imports.
-#![cfg_attr(not(target_os = "linux"), allow(unused_imports, dead_code))]
-
 mod client_support;
 mod support;
 

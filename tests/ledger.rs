@@ -1,10 +1,6 @@
 //! The sales ledger (issue 12) against the real binary: kill -9 in a rush, restart and
 //! restock, SIGHUP reload, a failing commit, one writer per ledger, and the report.
 
-// Tests that need Linux (/proc, prlimit) or Unix (signals) are left out elsewhere, and
-// with them some helpers and imports.
-#![cfg_attr(not(target_os = "linux"), allow(unused_imports, dead_code))]
-
 mod support;
 
 use std::collections::HashMap;
@@ -103,6 +99,7 @@ fn write_goods(dir: &Path, toml: &str) {
     std::fs::write(dir.join("goods.toml"), toml).unwrap();
 }
 
+#[cfg(unix)] // only the SIGHUP tests use it
 fn hangup(server: &ShopServer) {
     let ok = Command::new("kill")
         .args(["-HUP", &server.pid().to_string()])

@@ -21,7 +21,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{self, MIN_READ_TIMEOUT, Source};
+use crate::protocol::{self, Source};
 
 /// Whether a blocked read must be woken by polling, because shutting the socket's read
 /// side down does not wake it (Windows).
@@ -41,7 +41,7 @@ pub struct Watched<'a> {
     polls: bool,
     /// How long a read may wait, as the framer last set it (`None`: forever).
     wanted: Option<Duration>,
-    /// The read timeout the socket has now (while polling, a slice of `wanted`).
+    /// While polling, the read timeout the socket has now (a slice of `wanted`).
     set: Option<Duration>,
 }
 
@@ -64,23 +64,15 @@ impl<'a> Watched<'a> {
         self
     }
 
-    fn set_socket_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        if self.set != timeout {
-            self.stream.set_read_timeout(timeout)?;
-            self.set = timeout;
+    /// Sets the socket's timeout for one slice, keeping the one it has when that is
+    /// close enough (as the framer does), so that the short waits of a message arriving
+    /// in pieces cost no system call each.
+    fn set_slice(&mut self, slice: Duration) -> io::Result<()> {
+        if !protocol::timeout_close_enough(self.set, Some(slice)) {
+            self.stream.set_read_timeout(Some(slice))?;
+            self.set = Some(slice);
         }
         Ok(())
-    }
-
-    /// Sets the socket's timeout for one slice, keeping the one it has when that is
-    /// close enough (within 1/32, as the framer does), so that the short waits of a
-    /// message arriving in pieces cost no system call each.
-    fn set_slice(&mut self, slice: Duration) -> io::Result<()> {
-        let slack = (slice / 32).max(MIN_READ_TIMEOUT);
-        match self.set {
-            Some(have) if have.abs_diff(slice) <= slack => Ok(()),
-            _ => self.set_socket_timeout(Some(slice)),
-        }
     }
 }
 
@@ -104,7 +96,7 @@ impl Read for Watched<'_> {
                 None => STOP_POLL,
                 Some(wanted) => wanted
                     .saturating_sub(started.elapsed())
-                    .clamp(MIN_READ_TIMEOUT, STOP_POLL),
+                    .clamp(protocol::MIN_READ_TIMEOUT, STOP_POLL),
             };
             self.set_slice(slice)?;
             match self.stream.read(buf) {
@@ -130,7 +122,8 @@ impl Source for Watched<'_> {
             // Each read slices it; the socket's timeout is set there, when it differs.
             return Ok(());
         }
-        self.set_socket_timeout(timeout)
+        // The framer already calls this only when the timeout must change.
+        self.stream.set_read_timeout(timeout)
     }
 }
 
