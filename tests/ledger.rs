@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use snack_shop::codec::{self, WireEncoding};
+use snack_shop::wire::codec::{self, WireEncoding};
 use support::{Customer, ShopServer, gbk, temp_dir};
 
 const NOT_RECORDED: &str = "抱歉,这笔购买没能记入账本,没有成交也没有扣款,请稍后再试。";
@@ -528,7 +528,7 @@ fn report_and_csv_for_a_known_sequence() {
     }
 }
 
-/// With a ledger, whoever commits a sale sends its reply (src/outbox.rs) while the
+/// With a ledger, whoever commits a sale sends its reply (src/sale/outbox.rs) while the
 /// connection thread reads on. Replies still come in order for a customer who
 /// pipelines: a few requests, then thousands of purchases in one write while others buy
 /// and the ledger writer commits in batches. (A reply that does not fit in the socket

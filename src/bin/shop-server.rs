@@ -16,17 +16,17 @@ use clap::Parser;
 use clap::builder::RangedU64ValueParser;
 use log::info;
 
-use snack_shop::catalog::Catalog;
-use snack_shop::codec::WireEncoding;
-use snack_shop::ledger::{self, Durability};
 use snack_shop::live::Hub;
+use snack_shop::live::web;
 use snack_shop::logger::{self, Output};
-use snack_shop::protocol::{MAX_LINE, MESSAGE_TIMEOUT};
-use snack_shop::reload::Reloader;
+use snack_shop::sale::{self, Durability};
 use snack_shop::server::{self, Config, Server};
+use snack_shop::shop::catalog::Catalog;
+use snack_shop::shop::reload::Reloader;
 use snack_shop::shop::{Shop, sales_report};
 use snack_shop::signals::{self, Event, Signal};
-use snack_shop::web;
+use snack_shop::wire::codec::WireEncoding;
+use snack_shop::wire::protocol::{MAX_LINE, MESSAGE_TIMEOUT};
 
 /// Upper bound of `--max-line`. A connection holds up to one partial message, so this
 /// times `--max-clients` bounds the memory customers can make the server hold (64 MiB
@@ -250,7 +250,7 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .map_err(|e| listen_error(&args.host, args.port, e))?;
     let shop = match &args.ledger {
-        Some(path) => ledger::open_shop(catalog, path, args.sync, args.ledger_faults.as_deref())?,
+        Some(path) => sale::open_shop(catalog, path, args.sync, args.ledger_faults.as_deref())?,
         None => Shop::new(catalog),
     };
     let reloader = Reloader::new(args.goods.as_deref(), args.encoding);
@@ -336,11 +336,11 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
 /// `shop-server report`: prints what the ledger holds.
 fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> anyhow::Result<()> {
     let text = if csv {
-        ledger::report::render_csv(ledger)?
+        sale::report::render_csv(ledger)?
     } else {
         // The stock is in the goods file; the wire encoding does not matter here.
         let catalog = Catalog::load(goods, WireEncoding::Utf8)?;
-        ledger::report::render_text(ledger, &catalog)?
+        sale::report::render_text(ledger, &catalog)?
     };
     let mut stdout = std::io::stdout();
     stdout

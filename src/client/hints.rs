@@ -6,7 +6,7 @@
 //!   message) answers without line endings; it then also compares our `\n` as part of
 //!   the item name, so it needs `--eol none`.
 
-use crate::codec::{self, Charset, WireEncoding};
+use crate::wire::codec::{self, Charset, WireEncoding};
 
 /// One hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -33,8 +33,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::codec::{self, Charset, StreamDecoder};
-use crate::protocol::{self, FLUSH_AFTER};
+use crate::wire::codec::{self, Charset, StreamDecoder};
+use crate::wire::protocol::{self, FLUSH_AFTER};
 use frame::{End, Frame, Framer};
 use hints::Hint;
 use names::Names;
@@ -505,7 +505,7 @@ impl<'a> Controller<'a> {
         bytes.extend_from_slice(self.opts.eol.bytes());
         match (&self.stream).write_all(&bytes) {
             Ok(()) => {
-                if line.trim() == crate::words::BYE {
+                if line.trim() == crate::shop::words::BYE {
                     self.goodbye = true;
                 }
                 Ok(Sent::Yes)

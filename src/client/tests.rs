@@ -74,7 +74,7 @@ fn reference_answer() -> std::net::SocketAddr {
         let mut buf = [0u8; 1024];
         loop {
             let n = conn.read(&mut buf).unwrap();
-            let good = codec::decode(&buf[..n], crate::codec::WireEncoding::Gbk)
+            let good = codec::decode(&buf[..n], crate::wire::codec::WireEncoding::Gbk)
                 .unwrap()
                 .0;
             if good == "拜拜" {

@@ -34,20 +34,20 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 use socket2::SockRef;
 
-use crate::codec::WireEncoding;
-use crate::connection::{self, ReplyWriter};
 use crate::live::{Hub, Tap};
-use crate::outbox::Outbox;
-use crate::protocol::{self, FrameReader, Limits};
-use crate::session::{Reply, Session};
+use crate::sale::outbox::Outbox;
 use crate::shop::Shop;
+use crate::shop::session::{Reply, Session};
+use crate::wire::codec::WireEncoding;
+use crate::wire::protocol::{self, FrameReader, Limits};
+use connection::ReplyWriter;
 
-pub(crate) mod linger;
+pub mod connection;
 mod seats;
 mod threads;
 mod watched;
 
-pub use linger::{LINGER_BYTES, LINGER_TIME};
+pub use crate::wire::linger::{LINGER_BYTES, LINGER_TIME};
 
 pub use seats::DEFAULT_MAX_PER_IP;
 use seats::{Live, NoSeat};
@@ -352,7 +352,7 @@ impl Context {
         // As in `Job::close`: the refusal leaves with the FIN, ahead of any reset.
         let _ = stream.shutdown(std::net::Shutdown::Write);
         // A full lingering close would hold up the accept loop; this never waits.
-        linger::read_away_arrived(stream);
+        crate::wire::linger::read_away_arrived(stream);
     }
 
     /// Serves one customer from greeting to goodbye. Errors end this connection only.
@@ -515,8 +515,8 @@ pub fn serve(listener: TcpListener, shop: Shop, config: Config) -> io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Catalog, EMBEDDED};
-    use crate::codec::{self, Charset};
+    use crate::shop::catalog::{Catalog, EMBEDDED};
+    use crate::wire::codec::{self, Charset};
     use std::io::{BufRead, BufReader, Write};
 
     fn start(config: Config) -> (SocketAddr, Handle, thread::JoinHandle<io::Result<()>>) {

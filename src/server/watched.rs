@@ -21,7 +21,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{self, Source};
+use crate::wire::protocol::{self, Source};
 
 /// Whether a blocked read must be woken by polling, because shutting the socket's read
 /// side down does not wake it (Windows).
@@ -129,8 +129,8 @@ impl Source for Watched<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::linger::pair;
     use super::*;
+    use crate::wire::linger::pair;
     use std::io::Write;
     use std::sync::Arc;
     use std::thread;

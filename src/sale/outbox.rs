@@ -36,10 +36,10 @@ use std::thread;
 
 use log::{debug, warn};
 
-use crate::codec::Charset;
 use crate::live::Tap;
-use crate::protocol::{self, Courier};
-use crate::session::Reply;
+use crate::shop::session::Reply;
+use crate::wire::codec::Charset;
+use crate::wire::protocol::{self, Courier};
 
 /// True where the committer can send replies: where a socket has a send that does not
 /// wait ([`Courier::try_send`], `MSG_DONTWAIT`). Elsewhere the connection thread waits for

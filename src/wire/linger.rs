@@ -70,7 +70,7 @@ pub fn linger(stream: &TcpStream, read_shut: bool, stop_by: impl Fn() -> Option<
                 last_data = Instant::now();
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if crate::protocol::is_timeout(&e) => {}
+            Err(e) if crate::wire::protocol::is_timeout(&e) => {}
             // A reset: the customer is gone, and there is nothing left to protect.
             Err(_) => return,
         }
@@ -102,7 +102,7 @@ pub fn read_away_arrived(stream: &TcpStream) {
 /// A connected pair of loopback sockets, (the server's end, the customer's), for the
 /// server's unit tests.
 #[cfg(test)]
-pub(super) fn pair() -> (TcpStream, TcpStream) {
+pub(crate) fn pair() -> (TcpStream, TcpStream) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();

@@ -183,7 +183,7 @@ fn busy(stream: &TcpStream) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
     // So that a request already here does not turn the close into a reset that loses
     // the 503.
-    crate::server::linger::read_away_arrived(stream);
+    crate::wire::linger::read_away_arrived(stream);
 }
 
 /// Counts the requests being answered, in all and per address.

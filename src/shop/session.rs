@@ -1,16 +1,16 @@
 //! One customer's conversation: a [`Request`] in, a [`Reply`] out.
 //!
 //! Everything here is pure: no sockets, no bytes, no encodings. The connection loop in
-//! [`crate::connection`] turns bytes into a `Request`, and a `Reply` back into bytes.
+//! [`crate::server::connection`] turns bytes into a `Request`, and a `Reply` back into bytes.
 //! That keeps the rules of the shop testable with plain tables of cases.
 
 use std::fmt;
 use std::sync::Arc;
 
-use crate::catalog::Price;
-use crate::codec::{Charset, WireEncoding};
+use crate::shop::catalog::Price;
+use crate::shop::words::{BYE, MENU};
 use crate::shop::{Customer, Greeting, Purchase, Shop, Take, Ticket};
-use crate::words::{BYE, MENU};
+use crate::wire::codec::{Charset, WireEncoding};
 
 /// The fixed start of the purchase reply; the customer's running total follows.
 pub const BOUGHT_PREFIX: &str = "购买成功,余额 -";
@@ -295,7 +295,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::shop::catalog::Catalog;
 
     #[test]
     fn parse_table() {
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn seed_transcript() {
-        let shop = shop(crate::catalog::EMBEDDED);
+        let shop = shop(crate::shop::catalog::EMBEDDED);
         let mut s = Session::new(shop, WireEncoding::Gbk, 1024);
         assert_eq!(
             s.greet().to_string(),
@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn sessions_keep_separate_totals() {
-        let shop = shop(crate::catalog::EMBEDDED);
+        let shop = shop(crate::shop::catalog::EMBEDDED);
         let mut a = Session::new(shop.clone(), WireEncoding::Gbk, 1024);
         let mut b = Session::new(shop, WireEncoding::Gbk, 1024);
         assert_eq!(
@@ -410,7 +410,7 @@ mod tests {
     /// a purchase never handed on puts its piece back.
     #[test]
     fn a_deferred_purchase_counts_until_it_is_settled() {
-        use crate::ledger::Recorder;
+        use crate::sale::Recorder;
         use std::collections::HashMap;
         let toml = "[[goods]]\nname = \"西瓜\"\nprice = 2\nstock = 2\n";
         let catalog = Catalog::parse(toml, "test", WireEncoding::Gbk).unwrap();

@@ -1,7 +1,7 @@
 //! The words a customer can say that are not item names.
 //!
-//! A module of its own so that both [`crate::catalog`] (which refuses an item named like
-//! a keyword) and [`crate::session`] (which answers the keywords) can use them without
+//! A module of its own so that both [`crate::shop::catalog`] (which refuses an item named like
+//! a keyword) and [`crate::shop::session`] (which answers the keywords) can use them without
 //! importing each other.
 
 /// Says goodbye; the server answers and closes.

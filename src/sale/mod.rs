@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::catalog::{Catalog, Price};
 use crate::shop::Shop;
+use crate::shop::catalog::{Catalog, Price};
 
+pub mod outbox;
 pub mod report;
 mod sqlite;
 pub mod writer;

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use log::{info, warn};
 
-use crate::catalog::{Catalog, CatalogError};
-use crate::codec::WireEncoding;
+use crate::shop::catalog::{Catalog, CatalogError};
 use crate::shop::{Reloaded, Shop};
+use crate::wire::codec::WireEncoding;
 
 /// Knows where the catalog came from, to read it again.
 #[derive(Debug, Clone)]

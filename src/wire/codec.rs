@@ -1,6 +1,6 @@
 //! Text encodings on the wire: GBK, UTF-8, or "auto" (whatever each message came in).
 //!
-//! This module and [`crate::protocol`] are the only places that touch raw bytes.
+//! This module and [`crate::wire::protocol`] are the only places that touch raw bytes.
 //! Everything above them works with `&str`.
 //!
 //! Two traps this module exists to avoid (乱码):

@@ -16,12 +16,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::codec::{self, WireEncoding};
-use crate::words::RESERVED_WORDS;
+use crate::shop::words::RESERVED_WORDS;
+use crate::wire::codec::{self, WireEncoding};
 
 /// The catalog shipped with the project, built into the binary so that a bare
 /// `shop-server` works from any directory.
-pub const EMBEDDED: &str = include_str!("../goods.toml");
+pub const EMBEDDED: &str = include_str!("../../goods.toml");
 
 /// Largest goods file read, in bytes. A catalog of 100,000 items is about 5 MiB; a file
 /// larger than this is a mistake (the wrong file, a log), and is refused before it is

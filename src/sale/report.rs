@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use super::{Ledger, LedgerError, SqliteLedger, StoredSale};
-use crate::catalog::{Catalog, Price};
+use crate::shop::catalog::{Catalog, Price};
 
 /// Reads the ledger file at `path` (without disturbing a server that is writing it)
 /// and renders the [`text`] report, with stock from `catalog`.
@@ -122,7 +122,7 @@ fn machine(address: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::WireEncoding;
+    use crate::wire::codec::WireEncoding;
 
     fn sale(time: &str, customer: &str, item: &str, fen: u64) -> StoredSale {
         StoredSale {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::{Durability, Ledger, LedgerError, SaleRecord, StoredSale, rfc3339};
-use crate::catalog::Price;
+use crate::shop::catalog::Price;
 
 /// The schema, also documented in the README. `price` is the text the shop shows
 /// (`4.5`); `fen` is the same amount in fen, for sums in SQL.

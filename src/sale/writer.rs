@@ -4,7 +4,7 @@
 //! into a bounded queue, and the thread waits for the commit of the batch it joined.
 //! Or it calls [`Recorder::submit`] with a [`Then`]: it does not wait, and whoever
 //! commits the sale calls `Then` with the outcome (the server's connections send the
-//! purchase reply that way, see [`crate::outbox`]).
+//! purchase reply that way, see [`crate::sale::outbox`]).
 //! The writer takes everything waiting, commits it in one transaction, and then
 //! releases that whole batch at once. While it commits, the next sales pile up and go
 //! together in the next commit. So one customer pays for one commit, and 256 customers
@@ -19,7 +19,7 @@
 //! slower still.
 //!
 //! The `Then`s of a committed batch send its customers' replies (see
-//! [`crate::outbox`]), one socket write each. The writer alone doing them all was the
+//! [`crate::sale::outbox`]), one socket write each. The writer alone doing them all was the
 //! bottleneck: on the 2-core test machine a write that wakes a customer costs it
 //! 10-20 µs, and they queue behind one thread on one core. So they wait in `untold`, and
 //! each customer's thread that submits a sale calls one on its way out, on whichever
@@ -487,7 +487,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Price;
+    use crate::shop::catalog::Price;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::time::SystemTime;

@@ -22,6 +22,8 @@
 //! costs the shop nothing. Customer text is stored as sent (cut to [`CLIP_TEXT`]
 //! bytes) and leaves only as JSON strings, which the page puts into the DOM as text.
 
+pub mod web;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -30,11 +32,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::catalog::Price;
-use crate::codec::{self, Charset, WireEncoding};
-use crate::protocol::{FrameEnd, FrameInfo};
-use crate::session::Reply;
 use crate::shop::Shop;
+use crate::shop::catalog::Price;
+use crate::shop::session::Reply;
+use crate::wire::codec::{self, Charset, WireEncoding};
+use crate::wire::protocol::{FrameEnd, FrameInfo};
 
 /// Messages in the feed. A projector shows a screenful; more is history nobody reads.
 pub const FEED_LEN: usize = 100;
@@ -700,7 +702,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Catalog, EMBEDDED};
+    use crate::shop::catalog::{Catalog, EMBEDDED};
 
     fn hub() -> Hub {
         let shop = Shop::new(Catalog::parse(EMBEDDED, "t", WireEncoding::Gbk).unwrap());

@@ -5,12 +5,12 @@
 //! compare-and-swap on it. Two customers racing for the last 西瓜 cannot both win, and
 //! no lock is ever held while a socket is written or the ledger is waited for.
 //!
-//! With a ledger ([`crate::ledger`]) a purchase is recorded before it counts as sold:
+//! With a ledger ([`crate::sale`]) a purchase is recorded before it counts as sold:
 //! [`Shop::take`] takes the piece and hands back a [`Ticket`]; the ticket's sale goes to
 //! the ledger writer, and only once it is committed is the piece sold. If the commit
 //! fails, or the ticket is dropped unrecorded, the piece goes back. [`Shop::buy_as`]
 //! does both and waits; the server's connections submit the ticket and go on reading
-//! (see [`crate::outbox`]).
+//! (see [`crate::sale::outbox`]).
 //!
 //! The catalog can be replaced while customers shop ([`Shop::reload`]). Counts are kept
 //! per item *name*, so an item's sales carry over a reload, and an item that is removed
@@ -30,9 +30,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
-use crate::catalog::{Catalog, Item, Price};
-use crate::codec::Charset;
-use crate::ledger::{Recorder, SaleRecord};
+use crate::sale::{Recorder, SaleRecord};
+use crate::shop::catalog::{Catalog, Item, Price};
+use crate::wire::codec::Charset;
 
 /// A handle to the shop. Clone it freely; all clones share one stock.
 #[derive(Clone)]
@@ -159,7 +159,7 @@ impl Ticket {
     /// Hands the sale to the ledger and returns without waiting for the commit. Once it
     /// is committed or has failed, the stock is settled and then `then` is called with
     /// the outcome, on the thread that committed it (see
-    /// [`Recorder::submit`](crate::ledger::Recorder::submit)).
+    /// [`Recorder::submit`](crate::sale::Recorder::submit)).
     pub fn submit(mut self, customer: &Customer, then: impl FnOnce(bool) + Send + 'static) {
         let Some(hold) = self.hold.take() else {
             then(false);
@@ -649,7 +649,7 @@ pub fn sales_report(sales: &[Sale]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::WireEncoding;
+    use crate::wire::codec::WireEncoding;
     use std::time::{Duration, Instant};
 
     fn catalog(toml: &str) -> Catalog {
@@ -665,8 +665,9 @@ mod tests {
 
     #[test]
     fn greeting_for_shipped_catalog() {
-        let shop =
-            Shop::new(Catalog::parse(crate::catalog::EMBEDDED, "t", WireEncoding::Gbk).unwrap());
+        let shop = Shop::new(
+            Catalog::parse(crate::shop::catalog::EMBEDDED, "t", WireEncoding::Gbk).unwrap(),
+        );
         assert_eq!(
             shop.greeting().text(),
             "目前商店还有:瓜子(4.5),西瓜(2),矿泉水(2.5)。请问您需要什么?"
@@ -818,7 +819,7 @@ mod tests {
     #[test]
     fn ledger_history_counts_against_stock() {
         let sold = HashMap::from([("瓜子".to_string(), 1u64), ("gone".to_string(), 5)]);
-        let recorder = crate::ledger::Recorder::in_memory();
+        let recorder = crate::sale::Recorder::in_memory();
         let shop = Shop::with_ledger(catalog(TWO), &sold, recorder);
         assert_eq!(shop.buy("瓜子"), Purchase::SoldOut);
         assert_eq!(

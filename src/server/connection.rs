@@ -1,7 +1,7 @@
 //! One customer's connection, from greeting to goodbye.
 //!
-//! This is the glue between the layers: frames from [`crate::protocol`], text from
-//! [`crate::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as text
+//! This is the glue between the layers: frames from [`crate::wire::protocol`], text from
+//! [`crate::wire::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as text
 //! for [`LineWriter`] to send as a line. It takes any [`Source`] and any [`Sink`], so
 //! tests can run it over byte slices.
 
@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::{debug, info, log_enabled};
 
-use crate::codec::{self, Charset, Phrase, WireEncoding};
 use crate::live::Tap;
-use crate::outbox::{Outbox, Outcome};
-use crate::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
-use crate::session::{BOUGHT_PREFIX, Reply, Request, Session};
-use crate::words;
+use crate::sale::outbox::{Outbox, Outcome};
+use crate::shop::session::{BOUGHT_PREFIX, Reply, Request, Session};
+use crate::shop::words;
+use crate::wire::codec::{self, Charset, Phrase, WireEncoding};
+use crate::wire::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
 
 /// How a conversation ended, when it ended in an orderly way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl fmt::Display for End {
 ///
 /// With an [`Outbox`] (a ledger, on platforms that support it), a purchase reply is not
 /// sent here: it is handed over with the sale, and whoever commits the sale sends it
-/// (see [`crate::outbox`]). This writer then waits for that sale to settle before it
+/// (see [`crate::sale::outbox`]). This writer then waits for that sale to settle before it
 /// sends anything else.
 pub struct ReplyWriter<W: Sink> {
     lines: LineWriter<W>,
@@ -203,7 +203,7 @@ impl<W: Sink> ReplyWriter<W> {
 /// view's ear ([`Tap::off`] without a live view, and in tests).
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
-/// [`crate::protocol::is_disconnect`] for the errors that are just a vanished customer.
+/// [`crate::wire::protocol::is_disconnect`] for the errors that are just a vanished customer.
 pub fn converse<S: Source, W: Sink>(
     frames: &mut FrameReader<S>,
     out: &mut ReplyWriter<W>,
@@ -409,9 +409,9 @@ impl fmt::Display for MessageLog<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Catalog, EMBEDDED, Price};
-    use crate::protocol::Limits;
     use crate::shop::Shop;
+    use crate::shop::catalog::{Catalog, EMBEDDED, Price};
+    use crate::wire::protocol::Limits;
 
     fn run(input: &[u8], wire: WireEncoding, closing: bool) -> (Vec<u8>, End) {
         let shop = Shop::new(Catalog::parse(EMBEDDED, "t", wire).unwrap());

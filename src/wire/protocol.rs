@@ -25,7 +25,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::codec::{self, Charset};
+use crate::wire::codec::{self, Charset};
 
 /// The longest message we accept, in bytes. It matches the tutorial's `recv(1024)`, and
 /// it bounds the memory one connection can make us hold: a peer that sends a megabyte
@@ -111,7 +111,7 @@ impl Sink for &TcpStream {
 }
 
 /// A socket that another thread may send on without waiting: how the thread that
-/// commits a sale to the ledger sends the purchase reply itself (see [`crate::outbox`]).
+/// commits a sale to the ledger sends the purchase reply itself (see [`crate::sale::outbox`]).
 pub trait Courier: Send + Sync + 'static {
     /// Sends what of `bytes` fits in the socket now, without waiting: how many bytes
     /// went, or a `WouldBlock` error if none fit.
@@ -137,7 +137,7 @@ impl Courier for TcpStream {
         #[cfg(not(unix))]
         {
             // No per-call non-blocking send here: the server does not hand replies to
-            // the committer on such platforms (see `crate::outbox::SUPPORTED`).
+            // the committer on such platforms (see `crate::sale::outbox::SUPPORTED`).
             let _ = bytes;
             Err(io::ErrorKind::WouldBlock.into())
         }
@@ -531,7 +531,7 @@ pub fn is_disconnect(e: &io::Error) -> bool {
 /// each line with a single `write_all`.
 ///
 /// It knows nothing of what the lines say: turning a reply into text happens above it,
-/// in [`crate::connection`]. One byte buffer is reused for the whole connection.
+/// in [`crate::server::connection`]. One byte buffer is reused for the whole connection.
 pub struct LineWriter<W: Sink> {
     out: W,
     bytes: Vec<u8>,
