@@ -24,6 +24,7 @@
 
 pub mod client;
 pub mod live;
+mod lock;
 pub mod logger;
 pub mod sale;
 pub mod server;

@@ -528,12 +528,9 @@ fn report_and_csv_for_a_known_sequence() {
     }
 }
 
-/// With a ledger, whoever commits a sale sends its reply (src/sale/outbox.rs) while the
-/// connection thread reads on. Replies still come in order for a customer who
-/// pipelines: a few requests, then thousands of purchases in one write while others buy
-/// and the ledger writer commits in batches. (A reply that does not fit in the socket
-/// while the connection thread waits for a message is covered by the outbox's own tests:
-/// on loopback the send buffer grows to megabytes first.)
+/// With a ledger, replies come in order for a customer who pipelines: a few requests,
+/// then thousands of purchases in one write while others buy and the ledger writer
+/// commits in batches; every acknowledged sale is in the ledger.
 #[test]
 fn replies_stay_in_order_when_customers_pipeline() {
     let dir = temp_dir();

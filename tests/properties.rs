@@ -15,7 +15,7 @@ use snack_shop::live::Tap;
 use snack_shop::server::connection::{End, ReplyWriter, converse};
 use snack_shop::shop::Shop;
 use snack_shop::shop::catalog::{Catalog, Price};
-use snack_shop::shop::session::{Reply, Request, Session};
+use snack_shop::shop::{Reply, Request, Session};
 use snack_shop::wire::codec::{self, Charset, WireEncoding};
 use snack_shop::wire::protocol::{Frame, FrameError, FrameReader, Limits, Source};
 

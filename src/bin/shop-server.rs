@@ -250,7 +250,10 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .map_err(|e| listen_error(&args.host, args.port, e))?;
     let shop = match &args.ledger {
-        Some(path) => sale::open_shop(catalog, path, args.sync, args.ledger_faults.as_deref())?,
+        Some(path) => {
+            let opened = sale::open(path, args.sync, args.ledger_faults.as_deref())?;
+            Shop::with_recorder(catalog, &opened.sold, opened.writer)
+        }
         None => Shop::new(catalog),
     };
     let reloader = Reloader::new(args.goods.as_deref(), args.encoding);

@@ -32,9 +32,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::shop::Reply;
 use crate::shop::Shop;
 use crate::shop::catalog::Price;
-use crate::shop::session::Reply;
 use crate::wire::codec::{self, Charset, WireEncoding};
 use crate::wire::protocol::{FrameEnd, FrameInfo};
 

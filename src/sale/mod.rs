@@ -1,45 +1,34 @@
-//! The ledger: where sales are kept, so that they survive kill -9, a crash or a power cut.
+//! A sale, from the shop's hand-over to the ledger: where sales are kept, so that they
+//! survive kill -9, a crash or a power cut.
 //!
-//! [`crate::shop`] stays the in-memory truth for stock checks; the ledger records. A
-//! purchase is committed here before the customer hears `购买成功`.
+//! The shop ([`crate::shop`]) stays the in-memory truth for stock checks and says how a
+//! sale is recorded ([`crate::shop::Recorder`]); this module records. A purchase is
+//! committed here before the customer hears `购买成功`.
 //!
 //! - [`Ledger`] is the small interface a store implements: how many of each item were
-//!   sold, record a batch of sales atomically, read them all back. [`SqliteLedger`] is
-//!   the one there is (a file, `--ledger FILE`); docs/LEDGER.md says how a PostgreSQL
-//!   ledger shared by several shop-servers would fit behind the same trait.
-//! - [`writer`]: the one thread that owns the ledger. Connection threads hand it their
-//!   sale and wait; it commits everything waiting in one transaction (group commit), then
-//!   answers them all.
-//! - [`report`]: `shop-server report`, the teacher's view of a ledger file.
+//!   sold, record a batch of sales atomically, read them all back. `sqlite` is the one
+//!   there is (a file, `--ledger FILE`), with `file_lock` keeping it to one writer.
+//! - `writer`: the one thread that owns the ledger and implements the shop's
+//!   `Recorder` with group commit.
+//! - `faults`: the test seam behind the hidden `--ledger-faults` option.
+//! - `report`: `shop-server report`, the teacher's view of a ledger file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use crate::shop::Shop;
-use crate::shop::catalog::{Catalog, Price};
+use crate::shop::SaleRecord;
+use crate::shop::catalog::Price;
 
-pub mod outbox;
+mod faults;
+mod file_lock;
 pub mod report;
 mod sqlite;
-pub mod writer;
+mod writer;
 
 pub use sqlite::SqliteLedger;
-pub use writer::{NotRecorded, Recorder};
-
-/// One sale, as handed to the ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaleRecord {
-    /// When it was sold.
-    pub time: SystemTime,
-    /// The customer's address (`ip:port`).
-    pub customer: Arc<str>,
-    /// The item's name.
-    pub item: String,
-    /// The price it was sold at.
-    pub price: Price,
-}
+pub use writer::Writer;
 
 /// One sale as read back from a ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,135 +111,51 @@ pub trait Ledger: Send {
     fn describe(&self) -> String;
 }
 
-/// Opens the ledger file for a shop-server, reads what was sold, and starts the writer:
-/// the shop that comes back records every sale before acknowledging it.
+/// A ledger opened for a shop-server: its writer, and what it had already sold.
+pub struct Opened {
+    /// Records the shop's sales (group commit).
+    pub writer: Arc<Writer>,
+    /// Pieces sold per item name over the ledger's whole life.
+    pub sold: HashMap<String, u64>,
+}
+
+/// Opens the ledger file at `path`, reads what was sold, and starts the writer.
 ///
-/// `faults` is a test hook (hidden option `--ledger-faults FILE`): while that file
-/// exists, every commit fails, as a full disk would make it.
-pub fn open_shop(
-    catalog: Catalog,
+/// `faults` is a test hook (the hidden option `--ledger-faults FILE`): while that file
+/// exists, every commit fails, as a full disk would make it (see `faults`).
+pub fn open(
     path: &Path,
     durability: Durability,
     faults: Option<&Path>,
-) -> Result<Shop, LedgerError> {
+) -> Result<Opened, LedgerError> {
     let mut ledger: Box<dyn Ledger> = Box::new(SqliteLedger::open(path, durability)?);
     if let Some(trigger) = faults {
-        ledger = Box::new(Faulty {
-            inner: ledger,
-            trigger: trigger.to_path_buf(),
-        });
+        ledger = faults::Faulty::wrap(ledger, trigger);
     }
     let sold = ledger.sold()?;
-    let recorder = Recorder::start(ledger).map_err(|e| LedgerError::Open {
+    let writer = Writer::start(ledger).map_err(|e| LedgerError::Open {
         path: path.to_path_buf(),
         message: format!("cannot start the ledger writer thread: {e}"),
     })?;
-    Ok(Shop::with_ledger(catalog, &sold, recorder))
-}
-
-/// A ledger whose commits fail while a trigger file exists: how the tests make the
-/// disk "full" through the ledger interface without root or a tiny filesystem.
-struct Faulty {
-    inner: Box<dyn Ledger>,
-    trigger: PathBuf,
-}
-
-impl Ledger for Faulty {
-    fn sold(&mut self) -> Result<HashMap<String, u64>, LedgerError> {
-        self.inner.sold()
-    }
-
-    fn record(&mut self, sales: &[SaleRecord]) -> Result<(), LedgerError> {
-        if self.trigger.exists() {
-            return Err(LedgerError::Io {
-                path: PathBuf::from(self.inner.describe()),
-                message: format!("injected failure ({} exists)", self.trigger.display()),
-            });
-        }
-        self.inner.record(sales)
-    }
-
-    fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
-        self.inner.sales()
-    }
-
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-}
-
-/// A ledger in memory, for unit tests of the shop and the writer.
-#[derive(Default)]
-pub struct MemoryLedger {
-    sales: Vec<SaleRecord>,
-}
-
-impl Ledger for MemoryLedger {
-    fn sold(&mut self) -> Result<HashMap<String, u64>, LedgerError> {
-        let mut sold = HashMap::new();
-        for sale in &self.sales {
-            *sold.entry(sale.item.clone()).or_insert(0) += 1;
-        }
-        Ok(sold)
-    }
-
-    fn record(&mut self, sales: &[SaleRecord]) -> Result<(), LedgerError> {
-        self.sales.extend_from_slice(sales);
-        Ok(())
-    }
-
-    fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
-        Ok(self
-            .sales
-            .iter()
-            .map(|s| StoredSale {
-                time: rfc3339(s.time),
-                customer: s.customer.to_string(),
-                item: s.item.clone(),
-                price: s.price,
-            })
-            .collect())
-    }
-
-    fn describe(&self) -> String {
-        "<memory>".into()
-    }
+    Ok(Opened {
+        writer: Arc::new(writer),
+        sold,
+    })
 }
 
 /// `time` in RFC 3339, UTC, with milliseconds: `2026-11-25T16:45:03.127Z`.
 pub fn rfc3339(time: SystemTime) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    match jiff::Timestamp::try_from(time) {
+        Ok(at) => format!("{at:.3}"),
+        // Outside jiff's range (years -9999 to 9999): a clock this wrong is shown as such.
+        Err(_) => "0000-00-00T00:00:00.000Z".to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn rfc3339_table() {

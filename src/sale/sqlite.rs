@@ -7,12 +7,14 @@
 //! without that lock, so it works while the shop is open.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::{Durability, Ledger, LedgerError, SaleRecord, StoredSale, rfc3339};
+use super::file_lock::{Identity, take_lock};
+use super::{Durability, Ledger, LedgerError, StoredSale, rfc3339};
+use crate::shop::SaleRecord;
 use crate::shop::catalog::Price;
 
 /// The schema, also documented in the README. `price` is the text the shop shows
@@ -251,41 +253,6 @@ impl Ledger for SqliteLedger {
     }
 }
 
-/// Takes the one-writer lock on `FILE.lock`, creating it if needed.
-fn take_lock(path: &Path) -> Result<File, LedgerError> {
-    // The same ledger named another way (through a symlink, as `./x.db` or by its
-    // absolute path) must find the same lock.
-    let real = std::fs::canonicalize(path)
-        .or_else(|_| {
-            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-            let name = path.file_name().unwrap_or_default();
-            std::fs::canonicalize(parent.unwrap_or(Path::new("."))).map(|p| p.join(name))
-        })
-        .unwrap_or_else(|_| path.to_path_buf());
-    let mut name = real.into_os_string();
-    name.push(".lock");
-    let lock_path = PathBuf::from(name);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| LedgerError::Open {
-            path: path.to_path_buf(),
-            message: format!("cannot create the lock file {}: {e}", lock_path.display()),
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(LedgerError::InUse {
-            path: path.to_path_buf(),
-        }),
-        Err(TryLockError::Error(e)) => Err(LedgerError::Open {
-            path: path.to_path_buf(),
-            message: format!("cannot lock {}: {e}", lock_path.display()),
-        }),
-    }
-}
-
 /// `file:PATH?immutable=1`, with the characters a URI path may not hold escaped.
 fn immutable_uri(path: &Path) -> String {
     let mut uri = String::from("file:");
@@ -312,35 +279,6 @@ fn check_columns(conn: &Connection) -> Result<(), String> {
         Some(missing) => Err(format!(
             "its `sales` table is not a shop ledger's (no column `{missing}`); use another file"
         )),
-    }
-}
-
-/// Which file a path names: device and inode on Unix. Elsewhere an open SQLite file
-/// cannot be removed, so every check passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Identity {
-    #[cfg(unix)]
-    dev_ino: (u64, u64),
-}
-
-impl Identity {
-    #[cfg(unix)]
-    fn of(path: &Path) -> std::io::Result<Identity> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(path)?;
-        Ok(Identity {
-            dev_ino: (meta.dev(), meta.ino()),
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn of(_path: &Path) -> std::io::Result<Identity> {
-        Ok(Identity {})
-    }
-
-    /// True if `path` still names this file.
-    fn is_at(&self, path: &Path) -> bool {
-        Identity::of(path).is_ok_and(|now| now == *self)
     }
 }
 

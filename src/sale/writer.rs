@@ -1,57 +1,28 @@
-//! The ledger writer: one thread owns the [`Ledger`] and commits for everyone.
+//! The ledger writer: one thread owns the [`Ledger`] and commits for everyone (group
+//! commit).
 //!
-//! A connection thread that has taken a piece calls [`Recorder::record`]: the sale goes
+//! A connection thread that has taken a piece calls [`Writer::record`]: the sale goes
 //! into a bounded queue, and the thread waits for the commit of the batch it joined.
-//! Or it calls [`Recorder::submit`] with a [`Then`]: it does not wait, and whoever
-//! commits the sale calls `Then` with the outcome (the server's connections send the
-//! purchase reply that way, see [`crate::sale::outbox`]).
-//! The writer takes everything waiting, commits it in one transaction, and then
-//! releases that whole batch at once. While it commits, the next sales pile up and go
-//! together in the next commit. So one customer pays for one commit, and 256 customers
-//! share theirs: with `--sync full` throughput grows with the number of customers
-//! instead of being one fsync per sale.
+//! The writer takes everything waiting, commits it in one transaction, and releases
+//! that whole batch at once; meanwhile the next sales pile up for the next commit. So
+//! one customer pays for one commit and 256 customers share theirs: with `--sync full`
+//! throughput grows with the number of customers instead of being one fsync per sale.
 //!
-//! A batch is released with one broadcast (a [`OnceLock`] set by the writer, which
-//! wakes all its waiters with one system call), not one wake-up per customer. Waking
-//! 64 threads one after the other made the writer the bottleneck: each woken thread
-//! preempted it (measured: 52,000 involuntary context switches of the writer in 3 s,
-//! and half the shop's rate); a chain of wake-ups from customer to customer was
-//! slower still.
+//! Three rules, each measured (docs/BENCHMARKS.md):
+//! - **A batch is released with one broadcast** (a [`OnceLock`] its waiters wait on),
+//!   not one wake-up per customer, which made the writer the bottleneck.
+//! - **A slow commit makes the writer gather before the next one.** After a commit that
+//!   took at least [`GATHER_FROM`] (a slow fsync), the writer waits for as many sales as
+//!   that commit carried, but never longer than the commit took (nor [`MAX_GATHER`]), so
+//!   the customers who come back share one fsync instead of taking turns.
+//! - **A lone customer commits on their own thread.** When nobody is committing or
+//!   waiting and the last commit carried one sale, the hop to the writer and back (two
+//!   wake-ups) would dwarf the commit itself.
 //!
-//! The `Then`s of a committed batch send its customers' replies (see
-//! [`crate::sale::outbox`]), one socket write each. The writer alone doing them all was the
-//! bottleneck: on the 2-core test machine a write that wakes a customer costs it
-//! 10-20 µs, and they queue behind one thread on one core. So they wait in `untold`, and
-//! each customer's thread that submits a sale calls one on its way out, on whichever
-//! core it runs; the writer calls the rest. (Measured at 64 customers, 4 alternated
-//! runs: 93,900 purchases/s against 73,500 with the writer alone; docs/BENCHMARKS.md.)
-//!
-//! **A slow commit makes the writer gather before the next one.** When each commit
-//! waits for a slow fsync (`--sync full` on a disk that takes milliseconds), the
-//! customers of a batch are told after the commit, and come back while the next commit
-//! is already under way with whoever was waiting: they wait for it and then for one
-//! more. The customers split into two groups that take turns, each buying once per two
-//! fsyncs, half of what the disk allows. So after a commit that took at least
-//! [`GATHER_FROM`], the writer waits for as many sales as that commit carried before it
-//! starts the next, but never longer than the commit took (nor [`MAX_GATHER`]): the
-//! customers who come back at once share one fsync, and customers who do not come back
-//! (people choosing) delay the next commit by one commit's time at most. (Measured with
-//! fsync slowed to 4.3 ms, 64 customers: docs/BENCHMARKS.md.) Fast commits (WAL with
-//! `synchronous=NORMAL`, or a fast disk) do not gather: there the turns cost little,
-//! and waiting would leave the cores idle. (One that happens to take over a
-//! millisecond, a WAL checkpoint or a preempted writer, is followed by one gathering
-//! no longer than itself.)
-//!
-//! When nobody is committing, nobody is waiting and the last commit carried a single
-//! sale, as with one customer, the customer's own thread commits its sale at once
-//! instead of handing it over: a hop
-//! to the writer and back costs two wake-ups, which on a busy machine dwarf the
-//! commit itself.
-//!
-//! A failed commit fails every sale in it (none of them is kept: the transaction rolls
-//! back). The writer logs the first failure of a burst, and one line when commits work
-//! again, not a line per customer.
+//! A failed commit fails every sale in it (the transaction rolls back). The writer logs
+//! the first failure of a burst, and one line when commits work again.
 
+use std::collections::HashMap;
 use std::io;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
@@ -61,9 +32,9 @@ use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
-use std::collections::{HashMap, VecDeque};
-
-use super::{Ledger, LedgerError, MemoryLedger, SaleRecord, StoredSale};
+use super::{Ledger, LedgerError, StoredSale};
+use crate::lock::lock;
+use crate::shop::{NotRecorded, Recorder, SaleRecord};
 
 /// Most sales waiting for the writer at once; a connection thread that finds the queue
 /// full waits for room. Each connection has at most one sale in flight, so this only
@@ -80,22 +51,13 @@ pub const GATHER_FROM: Duration = Duration::from_millis(1);
 /// came back wait at most this much longer for those who did not.
 pub const MAX_GATHER: Duration = Duration::from_millis(20);
 
-/// Told the outcome of a submitted sale's commit (true: committed), once, on the thread
-/// that committed it: the writer, or the customer's own. It must not block: the writer
-/// calls the `Then`s of a whole batch one after the other.
-pub type Then = Box<dyn FnOnce(bool) + Send>;
-
-/// The sale could not be recorded: the ledger failed, or is closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotRecorded;
-
 /// The outcome of one commit, shared by every sale in it: set once by the writer
 /// (true if committed), waited for by the customers' threads.
 type Batch = Arc<OnceLock<bool>>;
 
 /// A handle to the writer thread. Clone it freely.
 #[derive(Clone)]
-pub struct Recorder {
+pub struct Writer {
     shared: Arc<Shared>,
 }
 
@@ -109,19 +71,11 @@ struct Shared {
     room: Condvar,
     tuning: Tuning,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// Outcomes of committed batches whose `Then`s are still to be called, oldest
-    /// first. The writer calls them, and so does each customer's thread that submits a
-    /// sale meanwhile (see [`Recorder::submit`]). Bounded as the queue is: a connection
-    /// has at most one sale in flight.
-    untold: Mutex<VecDeque<(Then, bool)>>,
 }
 
 #[derive(Default)]
 struct Queue {
     sales: Vec<SaleRecord>,
-    /// One entry per sale in `sales`: what to call with its outcome (submitted sales), or
-    /// `None` (a waiter of `batch`).
-    thens: Vec<Option<Then>>,
     /// The batch the queued sales belong to; replaced when the writer takes them.
     batch: Batch,
     /// The writer is waiting for work (so a new sale must wake it; while it gathers,
@@ -176,13 +130,13 @@ impl Store {
     }
 }
 
-impl Recorder {
+impl Writer {
     /// Starts the writer thread, which owns `ledger` from now on.
-    pub fn start(ledger: Box<dyn Ledger>) -> io::Result<Recorder> {
-        Recorder::start_tuned(ledger, Tuning::default())
+    pub fn start(ledger: Box<dyn Ledger>) -> io::Result<Writer> {
+        Writer::start_tuned(ledger, Tuning::default())
     }
 
-    fn start_tuned(ledger: Box<dyn Ledger>, tuning: Tuning) -> io::Result<Recorder> {
+    fn start_tuned(ledger: Box<dyn Ledger>, tuning: Tuning) -> io::Result<Writer> {
         let name = ledger.describe();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
@@ -195,45 +149,17 @@ impl Recorder {
             room: Condvar::new(),
             tuning,
             thread: Mutex::new(None),
-            untold: Mutex::new(VecDeque::new()),
         });
         let writer = Arc::clone(&shared);
         let handle = thread::Builder::new()
             .name("ledger".into())
             .spawn(move || write_loop(&writer))?;
         *lock(&shared.thread) = Some(handle);
-        Ok(Recorder { shared })
-    }
-
-    /// A recorder over an in-memory ledger, for tests.
-    pub fn in_memory() -> Recorder {
-        Recorder::start(Box::new(MemoryLedger::default())).expect("start a ledger thread")
-    }
-
-    /// Hands `sale` to the writer and waits until it is committed (`Ok`) or has failed.
-    pub fn record(&self, sale: SaleRecord) -> Result<(), NotRecorded> {
-        let committed = match self.enqueue(sale, None) {
-            Enqueued::Done(committed) => committed,
-            Enqueued::Queued(batch) => *batch.wait(),
-        };
-        if committed { Ok(()) } else { Err(NotRecorded) }
-    }
-
-    /// Hands `sale` to the writer and returns without waiting for the commit (unless
-    /// the queue is full: then it waits for room). `then` is called with the outcome
-    /// once the sale is committed or has failed, on the thread that committed it; if
-    /// nobody else is committing, that is this one, before `submit` returns.
-    ///
-    /// On its way out it calls one waiting `Then` of an earlier batch (see the module
-    /// header).
-    pub fn submit(&self, sale: SaleRecord, then: Then) {
-        if let Enqueued::Queued(_) = self.enqueue(sale, Some(then)) {
-            help(&self.shared);
-        }
+        Ok(Writer { shared })
     }
 
     /// Queues `sale`, or commits it here when that is cheaper (see the module header).
-    fn enqueue(&self, sale: SaleRecord, then: Option<Then>) -> Enqueued {
+    fn enqueue(&self, sale: SaleRecord) -> Enqueued {
         let mut queue = lock(&self.shared.queue);
         while queue.sales.len() >= self.shared.tuning.max_pending && !queue.closed {
             queue = self
@@ -243,23 +169,14 @@ impl Recorder {
                 .unwrap_or_else(|e| e.into_inner());
         }
         if queue.closed {
-            drop(queue);
-            if let Some(then) = then {
-                then(false);
-            }
             return Enqueued::Done(false);
         }
         if !queue.committing && queue.sales.is_empty() && queue.last_batch <= 1 {
             queue.committing = true;
             drop(queue);
-            let committed = self.commit_here(&sale);
-            if let Some(then) = then {
-                then(committed);
-            }
-            return Enqueued::Done(committed);
+            return Enqueued::Done(self.commit_here(&sale));
         }
         queue.sales.push(sale);
-        queue.thens.push(then);
         if queue.writer_idle && !queue.committing && queue.sales.len() >= queue.want {
             queue.writer_idle = false;
             self.shared.work.notify_one();
@@ -285,10 +202,21 @@ impl Recorder {
         let _done = Done(&self.shared);
         commit(&self.shared.ledger, std::slice::from_ref(sale))
     }
+}
+
+impl Recorder for Writer {
+    /// Hands `sale` to the writer and waits until it is committed (`Ok`) or has failed.
+    fn record(&self, sale: SaleRecord) -> Result<(), NotRecorded> {
+        let committed = match self.enqueue(sale) {
+            Enqueued::Done(committed) => committed,
+            Enqueued::Queued(batch) => *batch.wait(),
+        };
+        if committed { Ok(()) } else { Err(NotRecorded) }
+    }
 
     /// Stops taking sales, lets the writer commit what is queued, and waits for it.
     /// Later calls to [`Recorder::record`] fail at once.
-    pub fn close(&self) {
+    fn close(&self) {
         {
             let mut queue = lock(&self.shared.queue);
             queue.closed = true;
@@ -329,9 +257,9 @@ impl Default for Tuning {
     }
 }
 
-/// Where [`Recorder::enqueue`] left a sale.
+/// Where [`Writer::enqueue`] left a sale.
 enum Enqueued {
-    /// Committed (or failed) on the caller's thread; a `Then` was already called.
+    /// Committed (or failed) on the caller's thread.
     Done(bool),
     /// Queued for the writer, in this batch.
     Queued(Batch),
@@ -343,7 +271,6 @@ fn write_loop(shared: &Shared) {
     // queued is told the sale failed, and no one waits forever.
     let _guard = FailQueued(shared);
     let mut sales = Vec::new();
-    let mut thens = Vec::new();
     // After a slow commit: how many sales it carried, and until when to wait for as many.
     let mut gather: Option<(usize, Instant)> = None;
     loop {
@@ -363,7 +290,6 @@ fn write_loop(shared: &Shared) {
             queue.committing = true;
             queue.last_batch = queue.sales.len();
             mem::swap(&mut queue.sales, &mut sales);
-            mem::swap(&mut queue.thens, &mut thens);
             shared.room.notify_all();
             mem::take(&mut queue.batch)
         };
@@ -377,8 +303,6 @@ fn write_loop(shared: &Shared) {
         lock(&shared.queue).committing = false;
         let _ = batch.set(committed);
         sales.clear();
-        lock(&shared.untold).extend(thens.drain(..).flatten().map(|then| (then, committed)));
-        while help(shared) {}
     }
 }
 
@@ -409,31 +333,10 @@ fn gather_for<'a>(
     queue
 }
 
-/// Calls the oldest waiting `Then`, if there is one; false if there was none.
-fn help(shared: &Shared) -> bool {
-    let next = lock(&shared.untold).pop_front();
-    match next {
-        Some((then, committed)) => {
-            tell(std::iter::once(then), committed);
-            true
-        }
-        None => false,
-    }
-}
-
 /// Commits `sales`. A ledger that panics fails the commit, rather than leaving the
 /// customers of the batch waiting for an outcome that never comes.
 fn commit(ledger: &Mutex<Store>, sales: &[SaleRecord]) -> bool {
     panic::catch_unwind(AssertUnwindSafe(|| lock(ledger).commit(sales))).unwrap_or(false)
-}
-
-/// Calls each `Then` with the outcome, in the order the sales were queued. A `Then`
-/// that panics is its own customer's problem: the others are still told, and the writer
-/// goes on.
-fn tell(thens: impl Iterator<Item = Then>, committed: bool) {
-    for then in thens {
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| then(committed)));
-    }
 }
 
 /// What is left of the ledger once it is closed: every call fails.
@@ -467,21 +370,12 @@ struct FailQueued<'a>(&'a Shared);
 
 impl Drop for FailQueued<'_> {
     fn drop(&mut self) {
-        let thens = {
-            let mut queue = lock(&self.0.queue);
-            queue.closed = true;
-            queue.sales.clear();
-            let _ = queue.batch.set(false);
-            self.0.room.notify_all();
-            mem::take(&mut queue.thens)
-        };
-        tell(thens.into_iter().flatten(), false);
-        while help(self.0) {}
+        let mut queue = lock(&self.0.queue);
+        queue.closed = true;
+        queue.sales.clear();
+        let _ = queue.batch.set(false);
+        self.0.room.notify_all();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -566,7 +460,7 @@ mod tests {
             max_pending: 8,
             ..Tuning::default()
         };
-        let recorder = Recorder::start_tuned(Box::new(ledger), tuning).unwrap();
+        let recorder = Writer::start_tuned(Box::new(ledger), tuning).unwrap();
         thread::scope(|s| {
             let customers: Vec<_> = (0..40)
                 .map(|_| s.spawn(|| recorder.record(sale())))
@@ -593,20 +487,21 @@ mod tests {
     }
 
     /// A recorder over a [`Probe`], with the probe's counters and failure switch.
-    fn probed() -> (
-        Recorder,
-        Arc<AtomicUsize>,
-        Arc<AtomicUsize>,
-        Arc<AtomicBool>,
-    ) {
+    fn probed() -> (Writer, Arc<AtomicUsize>, Arc<AtomicUsize>, Arc<AtomicBool>) {
         let (commits, rows, fail) = (Arc::default(), Arc::default(), Arc::default());
-        let recorder = Recorder::start(Box::new(Probe {
+        let recorder = Writer::start(Box::new(Probe {
             commits: Arc::clone(&commits),
             rows: Arc::clone(&rows),
             fail: Arc::clone(&fail),
         }))
         .unwrap();
         (recorder, commits, rows, fail)
+    }
+
+    /// Records a sale on a thread of its own, as a customer would, without waiting.
+    fn send_off(writer: &Writer) {
+        let writer = writer.clone();
+        thread::spawn(move || writer.record(sale()));
     }
 
     fn sale() -> SaleRecord {
@@ -642,42 +537,6 @@ mod tests {
         assert_eq!(recorder.record(sale()), Err(NotRecorded));
     }
 
-    /// A sale handed over with `submit` is told its outcome exactly once, committed or
-    /// not, also after the recorder is closed; many customers share commits as with
-    /// `record`.
-    #[test]
-    fn submitted_sales_are_told_their_outcome() {
-        let (recorder, commits, rows, fail) = probed();
-        let outcome = |recorder: &Recorder| {
-            let (tell, told) = std::sync::mpsc::channel();
-            recorder.submit(
-                sale(),
-                Box::new(move |committed| tell.send(committed).unwrap()),
-            );
-            let first = told.recv_timeout(std::time::Duration::from_secs(20));
-            assert!(told.try_recv().is_err(), "told once");
-            first.expect("told the outcome")
-        };
-        thread::scope(|s| {
-            for _ in 0..16 {
-                s.spawn(|| {
-                    for _ in 0..20 {
-                        assert!(outcome(&recorder));
-                    }
-                });
-            }
-        });
-        assert_eq!(rows.load(Ordering::Acquire), 320);
-        let n = commits.load(Ordering::Acquire);
-        assert!(n < 320 / 2, "group commit: {n} commits for 320 sales");
-        fail.store(true, Ordering::Release);
-        assert!(!outcome(&recorder));
-        fail.store(false, Ordering::Release);
-        assert!(outcome(&recorder));
-        recorder.close();
-        assert!(!outcome(&recorder));
-    }
-
     /// Commits a batch each time the test says so, and tells the test each batch's size
     /// and when it started.
     struct Stepped {
@@ -706,7 +565,7 @@ mod tests {
     /// ends each commit, and the batches as they start.
     fn stepped(
         max_gather: Duration,
-    ) -> (Recorder, mpsc::Sender<()>, mpsc::Receiver<(usize, Instant)>) {
+    ) -> (Writer, mpsc::Sender<()>, mpsc::Receiver<(usize, Instant)>) {
         let (go, gate) = mpsc::channel();
         let (tell, started) = mpsc::channel();
         let tuning = Tuning {
@@ -717,7 +576,7 @@ mod tests {
             go: gate,
             started: tell,
         };
-        let recorder = Recorder::start_tuned(Box::new(ledger), tuning).unwrap();
+        let recorder = Writer::start_tuned(Box::new(ledger), tuning).unwrap();
         (recorder, go, started)
     }
 
@@ -725,7 +584,7 @@ mod tests {
     /// committed alone, as for the first customer): it holds that commit for `slow`,
     /// ends it, and returns when.
     fn three_in_a_slow_commit(
-        recorder: &Recorder,
+        recorder: &Writer,
         go: &mpsc::Sender<()>,
         started: &mpsc::Receiver<(usize, Instant)>,
         slow: Duration,
@@ -737,7 +596,12 @@ mod tests {
             let first = s.spawn(|| recorder.record(sale()));
             assert_eq!(started.recv_timeout(wait).map(|b| b.0), Ok(1));
             for _ in 0..3 {
-                recorder.submit(sale(), Box::new(|_| {}));
+                send_off(recorder);
+            }
+            // The three are queued behind the first commit before it ends.
+            let deadline = Instant::now() + wait;
+            while lock(&recorder.shared.queue).sales.len() < 3 && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(1));
             }
             go.send(()).unwrap();
             assert_eq!(first.join().unwrap(), Ok(()));
@@ -758,7 +622,7 @@ mod tests {
         let ended = three_in_a_slow_commit(&recorder, &go, &started, slow);
         for _ in 0..3 {
             thread::sleep(Duration::from_millis(20));
-            recorder.submit(sale(), Box::new(|_| {}));
+            send_off(&recorder);
         }
         let (size, at) = started.recv_timeout(Duration::from_secs(20)).unwrap();
         assert_eq!(size, 3, "one commit for the three who came back");
@@ -787,7 +651,7 @@ mod tests {
         ] {
             let (recorder, go, started) = stepped(max_gather);
             let ended = three_in_a_slow_commit(&recorder, &go, &started, slow);
-            recorder.submit(sale(), Box::new(|_| {}));
+            send_off(&recorder);
             let (size, at) = started.recv_timeout(Duration::from_secs(20)).unwrap();
             assert_eq!(size, 1);
             let gathered = at - ended;

@@ -7,17 +7,15 @@
 
 use std::fmt::{self, Write as _};
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::{debug, info, log_enabled};
 
 use crate::live::Tap;
-use crate::sale::outbox::{Outbox, Outcome};
-use crate::shop::session::{BOUGHT_PREFIX, Reply, Request, Session};
 use crate::shop::words;
+use crate::shop::{BOUGHT_PREFIX, Reply, Request, Session};
 use crate::wire::codec::{self, Charset, Phrase, WireEncoding};
-use crate::wire::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
+use crate::wire::protocol::{Frame, FrameError, FrameReader, LineWriter, Sink, Source};
 
 /// How a conversation ended, when it ended in an orderly way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,24 +51,9 @@ impl fmt::Display for End {
 /// computed once per process, then the running total as ASCII digits, written by
 /// `Price::push_ascii` without `fmt` (both showed in the instruction count,
 /// docs/BENCHMARKS.md).
-///
-/// With an [`Outbox`] (a ledger, on platforms that support it), a purchase reply is not
-/// sent here: it is handed over with the sale, and whoever commits the sale sends it
-/// (see [`crate::sale::outbox`]). This writer then waits for that sale to settle before it
-/// sends anything else.
 pub struct ReplyWriter<W: Sink> {
     lines: LineWriter<W>,
     text: String,
-    deferral: Option<Deferral>,
-}
-
-/// A [`ReplyWriter`]'s part in handing purchase replies to the committer.
-struct Deferral {
-    outbox: Arc<Outbox>,
-    /// Encodes the purchase reply for the outbox; its buffer is reused.
-    line: LineWriter<Vec<u8>>,
-    /// A sale was handed over and is not settled yet.
-    in_flight: bool,
 }
 
 /// [`BOUGHT_PREFIX`], encoded once.
@@ -82,85 +65,7 @@ impl<W: Sink> ReplyWriter<W> {
         ReplyWriter {
             lines: LineWriter::new(out),
             text: String::new(),
-            deferral: None,
         }
-    }
-
-    /// Hands purchase replies to whoever commits the sale, through `outbox` (if any),
-    /// which must send on the same connection as this writer.
-    pub fn with_outbox(mut self, outbox: Option<Arc<Outbox>>) -> Self {
-        self.deferral = outbox.map(|outbox| Deferral {
-            outbox,
-            line: LineWriter::new(Vec::new()),
-            in_flight: false,
-        });
-        self
-    }
-
-    /// True if purchase replies go through an outbox.
-    pub fn defers(&self) -> bool {
-        self.deferral.is_some()
-    }
-
-    /// Hands the purchase `session` just answered with `reply` to the ledger, with the
-    /// reply for the committer to send. False (nothing handed over) if there is no
-    /// outbox or nothing to record: the caller sends the reply itself.
-    fn hand_off(
-        &mut self,
-        reply: &Reply,
-        charset: Charset,
-        session: &mut Session,
-    ) -> io::Result<bool> {
-        let (Some(deferral), Reply::Bought { spent }) = (&mut self.deferral, reply) else {
-            return Ok(false);
-        };
-        if !session.has_unrecorded() {
-            return Ok(false);
-        }
-        deferral.line.get_mut().clear();
-        deferral
-            .line
-            .write_phrase_line(&BOUGHT, charset, |ascii| spent.push_ascii(ascii))?;
-        deferral.outbox.arm(deferral.line.get_mut(), charset);
-        deferral.in_flight = true;
-        session.submit(deferral.outbox.then());
-        Ok(true)
-    }
-
-    /// Acts on the outcome of the sale in flight, if any. With `wait`, waits for it and
-    /// sends what of its reply is left: called before anything else is sent. Without,
-    /// this thread is about to wait for a message: the outcome is taken if it is in,
-    /// and otherwise the outbox learns that this thread cannot send for a while.
-    fn settle(&mut self, session: &mut Session, wait: bool) -> io::Result<()> {
-        let Some(deferral) = &mut self.deferral else {
-            return Ok(());
-        };
-        if !deferral.in_flight {
-            return Ok(());
-        }
-        let outcome = if wait {
-            deferral.outbox.settle()
-        } else {
-            deferral.outbox.before_wait()
-        };
-        match outcome {
-            Some(outcome) => self.settled(outcome, session),
-            None => Ok(()),
-        }
-    }
-
-    fn settled(&mut self, outcome: Outcome, session: &mut Session) -> io::Result<()> {
-        if let Some(deferral) = &mut self.deferral {
-            deferral.in_flight = false;
-        }
-        session.settled(outcome.committed);
-        if let Some(kind) = outcome.error {
-            return Err(kind.into());
-        }
-        if outcome.rest.is_empty() {
-            return Ok(());
-        }
-        self.lines.write_encoded_line(&outcome.rest)
     }
 
     /// Sends one reply line in `charset`. A reply that ends the conversation is the
@@ -171,17 +76,14 @@ impl<W: Sink> ReplyWriter<W> {
                 .lines
                 .write_phrase_line(&BOUGHT, charset, |ascii| spent.push_ascii(ascii));
         }
-        self.text.clear();
         if let Reply::Greeting(greeting) = reply {
             // Shared bytes, not a per-customer copy: with a big catalog the greeting
-            // is megabytes (issue 10, item 8).
-            let line = greeting.line(charset, |text| {
-                let mut line = Vec::new();
-                protocol::encode_line(text, charset, &mut line);
-                line
-            });
-            return self.lines.write_encoded_line(&line);
+            // is megabytes.
+            return self
+                .lines
+                .write_encoded_line(&greeting.line().bytes(charset));
         }
+        self.text.clear();
         let _ = write!(self.text, "{reply}");
         if reply.closes() {
             self.lines.write_last_line(&self.text, charset)
@@ -214,17 +116,10 @@ pub fn converse<S: Source, W: Sink>(
     tap: &Tap,
 ) -> io::Result<End> {
     let mut reader = MessageReader::new(wire);
-    session.set_deferred(out.defers());
     out.send(&session.greet(), reader.current)?;
     loop {
         reader.decoded = None;
-        // A purchase handed to the ledger settles before anything else is sent, in
-        // every case below, so its reply comes first.
-        if frames.must_wait() {
-            out.settle(session, false)?;
-        }
         let frame = frames.read_frame();
-        out.settle(session, true)?;
         let (reply, charset) = match frame {
             // Once the shop has closed, no message is answered, so no purchase succeeds:
             // the customer gets the goodbye instead (a pipelined flood included).
@@ -254,9 +149,6 @@ pub fn converse<S: Source, W: Sink>(
             Err(FrameError::Io(e)) => return Err(e),
         };
         tap.message(frames.last(), reader.said(), &reply, session.spent());
-        if out.hand_off(&reply, charset, session)? {
-            continue;
-        }
         out.send(&reply, charset)?;
         if reply.closes() {
             return Ok(End::Bye);

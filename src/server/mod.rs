@@ -35,9 +35,8 @@ use log::{debug, error, info, warn};
 use socket2::SockRef;
 
 use crate::live::{Hub, Tap};
-use crate::sale::outbox::Outbox;
 use crate::shop::Shop;
-use crate::shop::session::{Reply, Session};
+use crate::shop::{Reply, Session};
 use crate::wire::codec::WireEncoding;
 use crate::wire::protocol::{self, FrameReader, Limits};
 use connection::ReplyWriter;
@@ -380,8 +379,7 @@ impl Context {
             .map(|()| Watched::new(stream, &self.stopping, limits.idle))
             .map(|source| FrameReader::with_timeout_set(source, limits))
             .and_then(|mut frames| {
-                let outbox = Outbox::for_customer(&job.stream, self.shop.has_ledger(), &tap);
-                let mut out = ReplyWriter::new(stream).with_outbox(outbox);
+                let mut out = ReplyWriter::new(stream);
                 connection::converse(
                     &mut frames,
                     &mut out,

@@ -4,18 +4,17 @@
 //! and a running total never shows `6.499999`. Every validation error names the file and
 //! the line, so a teacher editing the file on a Windows PC can find the mistake.
 //!
-//! The goods file is outside input too: only a regular file is read (a FIFO would hang
-//! the start, `/dev/zero` would never end), and no more than [`MAX_FILE_BYTES`] of it.
+//! The file itself is read by [`super::goods_file`], which bounds what it reads.
 
 use std::collections::HashSet;
-use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use super::goods_file::MAX_FILE_BYTES;
+use super::goods_file::read_goods_file;
+pub use super::price::Price;
 use crate::shop::words::RESERVED_WORDS;
 use crate::wire::codec::{self, WireEncoding};
 
@@ -23,96 +22,9 @@ use crate::wire::codec::{self, WireEncoding};
 /// `shop-server` works from any directory.
 pub const EMBEDDED: &str = include_str!("../../goods.toml");
 
-/// Largest goods file read, in bytes. A catalog of 100,000 items is about 5 MiB; a file
-/// larger than this is a mistake (the wrong file, a log), and is refused before it is
-/// read into memory.
-pub const MAX_FILE_BYTES: u64 = 16 << 20;
-
 /// Characters no item name may contain: the greeting is `目前商店还有:瓜子(4.5),西瓜(2)。…`,
 /// so a name with one of them would make the list ambiguous (`瓜子,西瓜(1)`).
 pub const FORBIDDEN_IN_NAMES: &[char] = &[',', '(', ')', ':', '。'];
-
-/// A sum of money in fen (1/100 yuan).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
-pub struct Price(pub u64);
-
-impl Price {
-    /// Parses a decimal yuan amount such as `4.5`, `2` or `2.25`.
-    /// At most two decimals; no sign, no exponent.
-    pub fn parse_yuan(s: &str) -> Result<Price, String> {
-        let s = s.trim();
-        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-        if s.starts_with('-') {
-            return Err(format!("price must be >= 0, got {s}"));
-        }
-        if whole.is_empty()
-            || !digits(whole)
-            || !digits(frac)
-            || (s.contains('.') && frac.is_empty())
-        {
-            return Err(format!("price `{s}` is not a decimal number like 4.5"));
-        }
-        if frac.len() > 2 {
-            return Err(format!("price {s} has more than 2 decimals"));
-        }
-        let whole: u64 = whole
-            .parse()
-            .map_err(|_| format!("price {s} is too large"))?;
-        let mut fen = 0;
-        for (i, b) in frac.bytes().enumerate() {
-            fen += u64::from(b - b'0') * if i == 0 { 10 } else { 1 };
-        }
-        whole
-            .checked_mul(100)
-            .and_then(|w| w.checked_add(fen))
-            .map(Price)
-            .ok_or_else(|| format!("price {s} is too large"))
-    }
-
-    /// Appends the same text as `Display` to `out`, as ASCII bytes (the same in GBK and
-    /// UTF-8). The purchase reply uses it: it skips the formatting machinery, which was
-    /// a tenth of the work of answering a purchase.
-    pub fn push_ascii(self, out: &mut Vec<u8>) {
-        let (yuan, fen) = (self.0 / 100, self.0 % 100);
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut rest = yuan;
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&digits[start..]);
-        if fen != 0 {
-            out.extend_from_slice(&[b'.', b'0' + (fen / 10) as u8]);
-            if fen % 10 != 0 {
-                out.push(b'0' + (fen % 10) as u8);
-            }
-        }
-    }
-
-    /// Adds two amounts, saturating instead of wrapping (a total can never overflow
-    /// into a small number).
-    pub fn saturating_add(self, other: Price) -> Price {
-        Price(self.0.saturating_add(other.0))
-    }
-}
-
-/// The shortest decimal: 200 fen → `2`, 450 → `4.5`, 225 → `2.25`.
-impl fmt::Display for Price {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (yuan, fen) = (self.0 / 100, self.0 % 100);
-        match (fen / 10, fen % 10) {
-            (0, 0) => write!(f, "{yuan}"),
-            (jiao, 0) => write!(f, "{yuan}.{jiao}"),
-            (jiao, cents) => write!(f, "{yuan}.{jiao}{cents}"),
-        }
-    }
-}
 
 /// One item for sale.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,85 +253,6 @@ impl AutoClashes {
     }
 }
 
-/// Reads a goods file: a regular file of at most [`MAX_FILE_BYTES`], nothing else.
-///
-/// The type is checked before opening, since opening a FIFO for reading blocks until
-/// a writer appears. On Unix the open itself does not block either (`O_NONBLOCK`, in
-/// case the path is swapped for a FIFO in between), and the opened file is checked
-/// again, so what is read is what was checked.
-fn read_goods_file(path: &Path) -> Result<Vec<u8>, CatalogError> {
-    let read_error = |error| CatalogError::Read {
-        path: path.to_path_buf(),
-        error,
-    };
-    let not_a_file = |kind| CatalogError::NotAFile {
-        path: path.to_path_buf(),
-        kind,
-    };
-    let metadata = std::fs::metadata(path).map_err(read_error)?;
-    if !metadata.is_file() {
-        return Err(not_a_file(file_kind(&metadata)));
-    }
-    let file = open_without_blocking(path).map_err(read_error)?;
-    let metadata = file.metadata().map_err(read_error)?;
-    if !metadata.is_file() {
-        return Err(not_a_file(file_kind(&metadata)));
-    }
-    let too_large = || CatalogError::TooLarge {
-        path: path.to_path_buf(),
-        limit: MAX_FILE_BYTES,
-    };
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    // The length can change while reading (a file being written): read one byte past
-    // the limit to notice, never more.
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    Ok(bytes)
-}
-
-#[cfg(unix)]
-fn open_without_blocking(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_without_blocking(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().read(true).open(path)
-}
-
-/// What a path that is not a regular file is, for the error message.
-fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
-    let kind = metadata.file_type();
-    if kind.is_dir() {
-        return "a directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if kind.is_char_device() || kind.is_block_device() {
-            return "a device";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-    }
-    "something else"
-}
-
 fn validate_name(name: &str, wire: WireEncoding) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("name must not be empty or only whitespace".into());
@@ -509,73 +342,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn price_parse_table() {
-        let cases: &[(&str, Result<u64, &str>)] = &[
-            ("4.5", Ok(450)),
-            ("2", Ok(200)),
-            ("2.25", Ok(225)),
-            ("0", Ok(0)),
-            ("0.05", Ok(5)),
-            ("10.50", Ok(1050)),
-            (" 3 ", Ok(300)),
-            ("2.255", Err("more than 2 decimals")),
-            ("-1", Err(">= 0")),
-            ("abc", Err("not a decimal")),
-            ("1e3", Err("not a decimal")),
-            ("", Err("not a decimal")),
-            (".5", Err("not a decimal")),
-            ("5.", Err("not a decimal")),
-            ("+5", Err("not a decimal")),
-            ("99999999999999999999", Err("too large")),
-            ("184467440737095517", Err("too large")),
-        ];
-        for (input, want) in cases {
-            let got = Price::parse_yuan(input);
-            match want {
-                Ok(fen) => assert_eq!(got, Ok(Price(*fen)), "{input:?}"),
-                Err(part) => {
-                    let msg = got.expect_err(input);
-                    assert!(msg.contains(part), "{input:?}: {msg}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn price_format_table() {
-        for (fen, want) in [
-            (200, "2"),
-            (450, "4.5"),
-            (225, "2.25"),
-            (0, "0"),
-            (5, "0.05"),
-            (50, "0.5"),
-            (650, "6.5"),
-            (1001, "10.01"),
-        ] {
-            assert_eq!(Price(fen).to_string(), want);
-        }
-    }
-
-    #[test]
-    fn push_ascii_matches_display() {
-        let samples = (0..3000).chain([99_999, 100_000, 123_456_789, u64::MAX - 1, u64::MAX]);
-        for fen in samples {
-            let mut out = Vec::new();
-            Price(fen).push_ascii(&mut out);
-            assert_eq!(out, Price(fen).to_string().as_bytes(), "{fen}");
-        }
-    }
-
-    #[test]
-    fn price_round_trips() {
-        for fen in 0..2000 {
-            let p = Price(fen);
-            assert_eq!(Price::parse_yuan(&p.to_string()), Ok(p));
-        }
-    }
+    use std::fs::File;
 
     #[test]
     fn embedded_catalog_is_the_tutorial_one() {

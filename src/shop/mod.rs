@@ -1,9 +1,36 @@
-//! The rules of the shop: the catalog, the stock, one customer's conversation.
+//! The rules of the shop: what a customer may say, what the shop answers, and the
+//! stock they buy from. No sockets and no bytes here: `wire` turns bytes into text
+//! below, and `sale` records what is sold above, through the [`Recorder`] trait this
+//! module defines.
+//!
+//! - `catalog`: goods.toml in, a validated catalog out; `goods_file` reads it within
+//!   bounds; `price` is money in integer fen.
+//! - `words`: the keywords (拜拜, 菜单) that can never be item names.
+//! - `shelf` and `stock`: the shared [`Shop`] handle and its atomic counters; a
+//!   purchase in flight is a `Ticket` in `stock`.
+//! - `greeting`: the greeting, built once per change and shared.
+//! - `session`: one customer's conversation, a [`Request`] in and a [`Reply`] out.
+//! - `replies`: every sentence the shop says.
+//! - `record`: how a sale is recorded ([`Recorder`]).
+//! - `summary`: the sales summary printed at shutdown.
+//! - `reload`: reading the goods file again on SIGHUP.
 
 pub mod catalog;
+mod goods_file;
+mod greeting;
+mod price;
+pub mod record;
 pub mod reload;
+mod replies;
 pub mod session;
+mod shelf;
 mod stock;
+mod summary;
 pub mod words;
 
-pub use stock::*;
+pub use greeting::Greeting;
+pub use record::{NotRecorded, Recorder, SaleRecord};
+pub use replies::{BOUGHT_PREFIX, Reply};
+pub use session::{Request, Session};
+pub use stock::{Customer, Items, Purchase, Reloaded, Shop};
+pub use summary::{ItemSales, sales_report};

@@ -4,16 +4,11 @@
 //! [`crate::server::connection`] turns bytes into a `Request`, and a `Reply` back into bytes.
 //! That keeps the rules of the shop testable with plain tables of cases.
 
-use std::fmt;
-use std::sync::Arc;
-
-use crate::shop::catalog::Price;
-use crate::shop::words::{BYE, MENU};
-use crate::shop::{Customer, Greeting, Purchase, Shop, Take, Ticket};
-use crate::wire::codec::{Charset, WireEncoding};
-
-/// The fixed start of the purchase reply; the customer's running total follows.
-pub const BOUGHT_PREFIX: &str = "购买成功,余额 -";
+use super::catalog::Price;
+use super::replies::Reply;
+use super::stock::{Customer, Purchase, Shop};
+use super::words::{BYE, MENU};
+use crate::wire::codec::WireEncoding;
 
 /// What a customer asked for, after framing and decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,117 +46,6 @@ impl<'a> Request<'a> {
     }
 }
 
-/// Everything the server can say. `Display` gives the exact wire text, without the
-/// line terminator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// The greeting, as built by [`Shop::greeting`]: shared by every customer.
-    Greeting(Arc<Greeting>),
-    /// A purchase went through; `spent` is the customer's running total.
-    Bought {
-        /// Everything this customer has spent in this session.
-        spent: Price,
-    },
-    /// No such item.
-    Unknown,
-    /// The item exists but is sold out.
-    SoldOut(String),
-    /// The answer to `拜拜`.
-    Bye,
-    /// The answer to `菜单`, as built by [`Shop::menu`].
-    Menu(String),
-    /// The message could not be decoded.
-    Garbled(WireEncoding),
-    /// The message meant something only when read in the other charset: the customer's
-    /// sender uses the wrong encoding. Nothing was sold.
-    WrongEncoding {
-        /// The charset the customer actually used.
-        sent: Charset,
-        /// The charset the shop speaks.
-        expected: Charset,
-        /// The message as the customer meant it.
-        text: String,
-    },
-    /// The message held control characters.
-    ControlChars,
-    /// The message was longer than the limit (in bytes).
-    TooLong(usize),
-    /// Sent instead of a greeting when every seat is taken.
-    ShopFull,
-    /// Sent instead of a greeting when the server cannot start a thread.
-    Busy,
-    /// Sent to a customer who said nothing for this many seconds.
-    Idle(u64),
-    /// Sent to a customer whose message was still unfinished after this many seconds.
-    MessageTimeout(u64),
-    /// Sent instead of a greeting when this many customers from the same address are
-    /// already in the shop.
-    TooManyFromAddress(usize),
-    /// Sent to every customer when the server shuts down.
-    Closing,
-    /// The ledger could not record a purchase: nothing was sold or charged.
-    NotRecorded,
-}
-
-impl Reply {
-    /// True if the server closes the connection after sending this reply.
-    pub fn closes(&self) -> bool {
-        matches!(
-            self,
-            Reply::Bye
-                | Reply::ShopFull
-                | Reply::Busy
-                | Reply::Idle(_)
-                | Reply::MessageTimeout(_)
-                | Reply::TooManyFromAddress(_)
-                | Reply::Closing
-        )
-    }
-}
-
-impl fmt::Display for Reply {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reply::Greeting(greeting) => f.write_str(greeting.text()),
-            Reply::Menu(text) => f.write_str(text),
-            Reply::Bought { spent } => write!(f, "{BOUGHT_PREFIX}{spent}"),
-            Reply::Unknown => f.write_str("抱歉,您购买的商品目前没有,请选购其他的。"),
-            Reply::SoldOut(name) => write!(f, "抱歉,{name}已经卖完了,请选购其他的。"),
-            Reply::Bye => f.write_str("欢迎下次光临"),
-            Reply::Garbled(expected) => write!(
-                f,
-                "抱歉,无法识别您发送的文字,本店使用 {} 编码,请检查发送端的编码设置。",
-                expected.describe()
-            ),
-            Reply::WrongEncoding {
-                sent,
-                expected,
-                text,
-            } => write!(
-                f,
-                "抱歉,您发送的是 {sent} 编码的「{text}」,本店使用 {expected} 编码,请把发送端的编码改成 {expected}。"
-            ),
-            Reply::ControlChars => f.write_str("抱歉,消息中有控制字符,请只发送商品名称。"),
-            Reply::TooLong(limit) => write!(f, "抱歉,消息太长了(超过 {limit} 字节),已忽略。"),
-            Reply::ShopFull => f.write_str("抱歉,本店客满了,请稍后再来。"),
-            Reply::Busy => f.write_str("抱歉,服务器忙,请稍后再来。"),
-            Reply::Idle(secs) => write!(f, "您已经 {secs} 秒没有说话了,连接将关闭,欢迎下次光临。"),
-            Reply::MessageTimeout(secs) => write!(
-                f,
-                "抱歉,您的消息 {secs} 秒还没有发完,连接将关闭,欢迎下次光临。"
-            ),
-            Reply::TooManyFromAddress(limit) => write!(
-                f,
-                "抱歉,您这个地址已经有 {limit} 个连接在本店了,请先关闭一些再来。"
-            ),
-            Reply::Closing => f.write_str("本店打烊了,欢迎下次光临"),
-            Reply::NotRecorded => {
-                f.write_str("抱歉,这笔购买没能记入账本,没有成交也没有扣款,请稍后再试。")
-            }
-        }
-    }
-}
-
 /// One customer's state: what they have spent so far.
 pub struct Session {
     shop: Shop,
@@ -169,12 +53,6 @@ pub struct Session {
     max_line: usize,
     spent: Price,
     customer: Customer,
-    /// Purchases are not waited for (see [`Session::set_deferred`]).
-    deferred: bool,
-    /// The purchase just answered, not yet handed to the ledger.
-    unrecorded: Option<Ticket>,
-    /// The price of the purchase handed to the ledger and not yet settled.
-    in_flight: Option<Price>,
 }
 
 impl Session {
@@ -186,45 +64,6 @@ impl Session {
             max_line,
             spent: Price(0),
             customer: Customer::new("-"),
-            deferred: false,
-            unrecorded: None,
-            in_flight: None,
-        }
-    }
-
-    /// With `true`, a purchase the ledger must record is not waited for:
-    /// [`Session::handle`] answers `Bought` at once and keeps the sale, which the caller
-    /// then hands on with [`Session::submit`]. The total counts it until
-    /// [`Session::settled`] says it failed. Without a ledger this changes nothing.
-    pub fn set_deferred(&mut self, deferred: bool) {
-        self.deferred = deferred;
-    }
-
-    /// True if the last request bought a piece that is yet to be handed to the ledger
-    /// (only when deferred).
-    pub fn has_unrecorded(&self) -> bool {
-        self.unrecorded.is_some()
-    }
-
-    /// Hands the purchase just answered to the ledger; `then` is told whether it was
-    /// committed (see [`Ticket::submit`]). False, and `then` is dropped, if the last
-    /// request bought nothing that needs recording.
-    pub fn submit(&mut self, then: impl FnOnce(bool) + Send + 'static) -> bool {
-        let Some(ticket) = self.unrecorded.take() else {
-            return false;
-        };
-        self.in_flight = Some(ticket.price());
-        ticket.submit(&self.customer, then);
-        true
-    }
-
-    /// The outcome of the purchase handed on with [`Session::submit`]: if it was not
-    /// committed, nothing was sold, and its price comes off the total.
-    pub fn settled(&mut self, committed: bool) {
-        if let Some(price) = self.in_flight.take()
-            && !committed
-        {
-            self.spent = Price(self.spent.0.saturating_sub(price.0));
         }
     }
 
@@ -255,7 +94,8 @@ impl Session {
         }
     }
 
-    /// Answers one request. Every request gets exactly one reply.
+    /// Answers one request. Every request gets exactly one reply. A purchase waits
+    /// until it is recorded, with a ledger.
     pub fn handle(&mut self, request: Request<'_>) -> Reply {
         match request {
             Request::Empty => self.greet(),
@@ -264,30 +104,15 @@ impl Session {
             Request::Garbled => Reply::Garbled(self.wire),
             Request::ControlChars => Reply::ControlChars,
             Request::TooLong => Reply::TooLong(self.max_line),
-            Request::Buy(name) => {
-                let purchase = match self.shop.take(name) {
-                    Take::Unrecorded(ticket) if self.deferred => {
-                        let price = ticket.price();
-                        // Dropping an earlier ticket that was never submitted puts its
-                        // piece back; the caller submits after every purchase.
-                        self.unrecorded = Some(ticket);
-                        Purchase::Bought(price)
-                    }
-                    Take::Unrecorded(ticket) => ticket.record(&self.customer),
-                    Take::Bought(price) => Purchase::Bought(price),
-                    Take::SoldOut => Purchase::SoldOut,
-                    Take::Unknown => Purchase::Unknown,
-                };
-                match purchase {
-                    Purchase::Bought(price) => {
-                        self.spent = self.spent.saturating_add(price);
-                        Reply::Bought { spent: self.spent }
-                    }
-                    Purchase::SoldOut => Reply::SoldOut(name.to_string()),
-                    Purchase::Unknown => Reply::Unknown,
-                    Purchase::NotRecorded => Reply::NotRecorded,
+            Request::Buy(name) => match self.shop.buy(name, &self.customer) {
+                Purchase::Bought(price) => {
+                    self.spent = self.spent.saturating_add(price);
+                    Reply::Bought { spent: self.spent }
                 }
-            }
+                Purchase::SoldOut => Reply::SoldOut(name.to_string()),
+                Purchase::Unknown => Reply::Unknown,
+                Purchase::NotRecorded => Reply::NotRecorded,
+            },
         }
     }
 }
@@ -405,59 +230,27 @@ mod tests {
         }
     }
 
-    /// Deferred (the server with a ledger): the purchase is answered at once and kept
-    /// for the caller to hand on; the total counts it until it is settled as failed;
-    /// a purchase never handed on puts its piece back.
+    /// With a recorder: a purchase is answered once recorded; one that cannot be
+    /// recorded is not sold, not charged, and its piece goes back.
     #[test]
-    fn a_deferred_purchase_counts_until_it_is_settled() {
-        use crate::sale::Recorder;
+    fn a_purchase_counts_once_recorded() {
+        use crate::shop::record::Switch;
         use std::collections::HashMap;
+        use std::sync::Arc;
+
         let toml = "[[goods]]\nname = \"西瓜\"\nprice = 2\nstock = 2\n";
         let catalog = Catalog::parse(toml, "test", WireEncoding::Gbk).unwrap();
-        let shop = Shop::with_ledger(catalog, &HashMap::new(), Recorder::in_memory());
+        let shop = Shop::with_recorder(catalog, &HashMap::new(), Arc::new(Switch::default()));
         let mut s = Session::new(shop.clone(), WireEncoding::Gbk, 1024);
-        s.set_deferred(true);
         assert_eq!(
             s.handle(Request::Buy("西瓜")),
             Reply::Bought { spent: Price(200) }
         );
-        assert!(s.has_unrecorded());
-        let (tell, told) = std::sync::mpsc::channel();
-        assert!(s.submit(move |committed| tell.send(committed).unwrap()));
-        assert!(!s.has_unrecorded());
-        assert_eq!(
-            told.recv_timeout(std::time::Duration::from_secs(20)),
-            Ok(true)
-        );
-        s.settled(true);
-        assert_eq!(s.spent(), Price(200));
-
-        // A closed ledger fails every commit.
+        assert_eq!(shop.menu(), "菜单:西瓜 2元 剩1");
         shop.close_ledger();
-        assert_eq!(
-            s.handle(Request::Buy("西瓜")),
-            Reply::Bought { spent: Price(400) }
-        );
-        let (tell, told) = std::sync::mpsc::channel();
-        assert!(s.submit(move |committed| tell.send(committed).unwrap()));
-        assert_eq!(
-            told.recv_timeout(std::time::Duration::from_secs(20)),
-            Ok(false)
-        );
-        s.settled(false);
-        assert_eq!(s.spent(), Price(200), "a failed sale comes off the total");
+        assert_eq!(s.handle(Request::Buy("西瓜")), Reply::NotRecorded);
+        assert_eq!(s.spent(), Price(200), "a failed sale is not charged");
         assert_eq!(shop.menu(), "菜单:西瓜 2元 剩1", "and its piece goes back");
-        assert!(!s.submit(|_| {}), "nothing left to hand on");
-
-        // Answered but never handed on: the piece goes back when the session ends.
-        let mut t = Session::new(shop.clone(), WireEncoding::Gbk, 1024);
-        t.set_deferred(true);
-        let before = shop.menu();
-        assert!(matches!(
-            t.handle(Request::Buy("西瓜")),
-            Reply::Bought { .. }
-        ));
-        drop(t);
-        assert_eq!(shop.menu(), before);
+        assert_eq!(shop.sales()[0].count, 1);
     }
 }

@@ -10,8 +10,3 @@ pub const BYE: &str = "拜拜";
 pub const MENU: &str = "菜单";
 /// Words with a meaning of their own, which therefore cannot be item names.
 pub const RESERVED_WORDS: &[&str] = &[BYE, MENU];
-
-/// True if `text` is one of the [`RESERVED_WORDS`].
-pub fn is_keyword(text: &str) -> bool {
-    RESERVED_WORDS.contains(&text)
-}

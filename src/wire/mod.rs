@@ -3,3 +3,4 @@
 pub mod codec;
 pub mod linger;
 pub mod protocol;
+pub mod shared_line;
