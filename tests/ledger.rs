@@ -331,6 +331,36 @@ fn sighup_without_a_ledger_keeps_in_memory_sales() {
     assert_eq!(c.ask("西瓜"), "购买成功,余额 -5");
 }
 
+/// Started without `--goods` on `./goods.toml`: once that file is moved away, a SIGHUP
+/// keeps the teacher's catalog (with a warning) and never falls back to the built-in
+/// demo catalog (issue 23, item 6).
+#[cfg(unix)] // sends SIGHUP
+#[test]
+fn sighup_after_the_goods_file_is_moved_keeps_the_catalog() {
+    let dir = temp_dir();
+    write_goods(&dir, "[[goods]]\nname = \"红牛\"\nprice = 6\n");
+    let server = ShopServer::start_in(&dir, &[], &[]);
+    let mut c = server.customer();
+    assert_eq!(c.ask("红牛"), "购买成功,余额 -6");
+    std::fs::rename(dir.join("goods.toml"), dir.join("goods.bak")).unwrap();
+    hangup(&server);
+    assert!(
+        server.wait_for_log("goods not reloaded", Duration::from_secs(15)),
+        "{}",
+        server.stderr()
+    );
+    let warning = server
+        .stderr()
+        .lines()
+        .find(|l| l.contains("goods not reloaded"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(warning.contains("WARN") && warning.contains("goods.toml"), "{warning}");
+    assert_eq!(c.ask("红牛"), "购买成功,余额 -12", "the teacher's catalog stays");
+    assert_eq!(c.ask("西瓜"), "抱歉,您购买的商品目前没有,请选购其他的。");
+    assert!(!server.stderr().contains("goods reloaded"));
+}
+
 /// A commit that fails while serving: the customer is told clearly, the piece goes
 /// back, the failure is logged once for the burst, and the shop goes on.
 #[test]

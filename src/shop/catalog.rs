@@ -18,6 +18,9 @@ pub use super::price::Price;
 use crate::shop::words::RESERVED_WORDS;
 use crate::wire::codec::{self, WireEncoding};
 
+/// The goods file looked for in the current directory when `--goods` is not given.
+pub const LOCAL_GOODS: &str = "goods.toml";
+
 /// The catalog shipped with the project, built into the binary so that a bare
 /// `shop-server` works from any directory.
 pub const EMBEDDED: &str = include_str!("../../goods.toml");
@@ -106,7 +109,7 @@ impl Catalog {
     /// Finds and loads the catalog: `explicit` (from `--goods`) if given, else
     /// `./goods.toml` if it exists, else the embedded copy.
     pub fn load(explicit: Option<&Path>, wire: WireEncoding) -> Result<Catalog, CatalogError> {
-        let local = Path::new("goods.toml");
+        let local = Path::new(LOCAL_GOODS);
         let path = match explicit {
             Some(path) => path,
             // Anything called goods.toml here is meant as the catalog: a directory or

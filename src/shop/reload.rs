@@ -4,26 +4,35 @@
 //! replaces the one in force ([`Shop::reload`]). A file that fails leaves the shop as it
 //! was, and the reason is logged in one line. No one is disconnected: customers carry
 //! on with the new catalog from their next message.
+//!
+//! A reload reads the file the shop started from, never another: a shop started from
+//! `./goods.toml` whose file is then moved away keeps its catalog (with a warning) rather
+//! than falling back to the built-in demo catalog. Only a shop that started on the
+//! built-in catalog looks for `./goods.toml` on a reload.
 
 use std::path::{Path, PathBuf};
 
 use log::{info, warn};
 
-use crate::shop::catalog::{Catalog, CatalogError};
+use crate::shop::catalog::{Catalog, CatalogError, LOCAL_GOODS};
 use crate::shop::{Reloaded, Shop};
 use crate::wire::codec::WireEncoding;
 
 /// Knows where the catalog came from, to read it again.
 #[derive(Debug, Clone)]
 pub struct Reloader {
-    /// `--goods`, as given; `None` looks for `./goods.toml` again, as at start.
+    /// The file the shop started from: `--goods`, or `./goods.toml` if it was there.
+    /// `None`: the built-in catalog, and a reload looks for `./goods.toml`.
     goods: Option<PathBuf>,
     wire: WireEncoding,
 }
 
 impl Reloader {
-    /// A reloader that reads the catalog the way start-up did.
+    /// A reloader for a shop started with `--goods goods` (or without): it reads the
+    /// file that start-up read. Call it right after loading the catalog.
     pub fn new(goods: Option<&Path>, wire: WireEncoding) -> Reloader {
+        let local = Path::new(LOCAL_GOODS);
+        let goods = goods.or_else(|| local.exists().then_some(local));
         Reloader {
             goods: goods.map(Path::to_path_buf),
             wire,
@@ -32,7 +41,11 @@ impl Reloader {
 
     /// Reads the goods file again and, if it is valid, puts it in force.
     pub fn reload(&self, shop: &Shop) -> Result<Reloaded, CatalogError> {
-        let catalog = Catalog::load(self.goods.as_deref(), self.wire)?;
+        let goods = match &self.goods {
+            Some(path) => path.as_path(),
+            None => Path::new(LOCAL_GOODS),
+        };
+        let catalog = Catalog::load(Some(goods), self.wire)?;
         Ok(shop.reload(catalog))
     }
 
