@@ -117,15 +117,38 @@ impl Counter {
         stock.map(|stock| stock.saturating_sub(taken))
     }
 
-    /// Counts a taken piece as sold at `price`.
+    /// Counts a taken piece as sold at `price`. The takings saturate at the top of the
+    /// range, as the total does, instead of wrapping to a small number: one add on the
+    /// hot path, and only the add that wraps pays for the fix.
     pub(crate) fn sold_at(&self, price: Price) {
         self.sold.fetch_add(1, Ordering::AcqRel);
-        self.takings.fetch_add(price.0, Ordering::AcqRel);
+        let before = self.takings.fetch_add(price.0, Ordering::AcqRel);
+        if before.checked_add(price.0).is_none() {
+            self.takings.store(u64::MAX, Ordering::Release);
+        }
     }
 
     /// Pieces sold in this run, and the money taken for them.
     pub(crate) fn sales(&self) -> (u64, Price) {
         let sold = self.sold.load(Ordering::Acquire);
         (sold, Price(self.takings.load(Ordering::Acquire)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takings at the top of the price range saturate, never wrap (issue 23, LOW).
+    #[test]
+    fn takings_saturate() {
+        let counter = Counter::default();
+        let top = Price(u64::MAX / 100 * 99);
+        counter.sold_at(top);
+        assert_eq!(counter.sales(), (1, top));
+        counter.sold_at(top);
+        assert_eq!(counter.sales(), (2, Price(u64::MAX)), "saturated, not wrapped");
+        counter.sold_at(Price(1));
+        assert_eq!(counter.sales(), (3, Price(u64::MAX)), "and stays at the top");
     }
 }
