@@ -355,8 +355,15 @@ fn sighup_after_the_goods_file_is_moved_keeps_the_catalog() {
         .find(|l| l.contains("goods not reloaded"))
         .map(str::to_string)
         .unwrap_or_default();
-    assert!(warning.contains("WARN") && warning.contains("goods.toml"), "{warning}");
-    assert_eq!(c.ask("红牛"), "购买成功,余额 -12", "the teacher's catalog stays");
+    assert!(
+        warning.contains("WARN") && warning.contains("goods.toml"),
+        "{warning}"
+    );
+    assert_eq!(
+        c.ask("红牛"),
+        "购买成功,余额 -12",
+        "the teacher's catalog stays"
+    );
     assert_eq!(c.ask("西瓜"), "抱歉,您购买的商品目前没有,请选购其他的。");
     assert!(!server.stderr().contains("goods reloaded"));
 }
@@ -555,6 +562,37 @@ fn report_and_csv_for_a_known_sequence() {
         assert_eq!(host, ip);
         assert!(port.parse::<u16>().is_ok());
         assert_eq!((row[2].as_str(), row[3].as_str()), (item, price));
+    }
+
+    // A hand edit breaks one row: the report shows every other row, and names the bad
+    // one in one warning line on stderr (issue 23, item 8).
+    let conn = rusqlite::Connection::open(dir.join("shop.db")).unwrap();
+    conn.execute("UPDATE sales SET fen = 'abc' WHERE id = 2", [])
+        .unwrap();
+    drop(conn);
+    for csv in [false, true] {
+        let out = report(&dir, csv);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "csv {csv}: {stderr}");
+        let warnings: Vec<&str> = stderr.lines().collect();
+        assert_eq!(warnings.len(), 1, "csv {csv}: {stderr}");
+        assert!(
+            warnings[0].contains("id=2") && warnings[0].contains("fen"),
+            "{stderr}"
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        if csv {
+            assert_eq!(stdout.lines().count(), 1 + 3, "{stdout}");
+            assert!(
+                !stdout.contains("西瓜"),
+                "the bad row is left out: {stdout}"
+            );
+        } else {
+            assert!(
+                stdout.contains(": 3 purchases, takings 11.5 yuan"),
+                "{stdout}"
+            );
+        }
     }
 }
 

@@ -338,16 +338,19 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
 
 /// `shop-server report`: prints what the ledger holds.
 fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> anyhow::Result<()> {
-    let text = if csv {
+    let report = if csv {
         sale::report::render_csv(ledger)?
     } else {
         // The stock is in the goods file; the wire encoding does not matter here.
         let catalog = Catalog::load(goods, WireEncoding::Utf8)?;
         sale::report::render_text(ledger, &catalog)?
     };
+    for warning in &report.warnings {
+        eprintln!("{warning}");
+    }
     let mut stdout = std::io::stdout();
     stdout
-        .write_all(text.as_bytes())
+        .write_all(report.text.as_bytes())
         .and_then(|()| stdout.flush())
         .context("cannot write to stdout")
 }

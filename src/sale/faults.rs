@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{Ledger, LedgerError, StoredSale};
+use super::{Ledger, LedgerError};
 use crate::shop::SaleRecord;
 
 /// A ledger whose commits fail while `trigger` exists.
@@ -39,10 +39,6 @@ impl Ledger for Faulty {
             });
         }
         self.inner.record(sales)
-    }
-
-    fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
-        self.inner.sales()
     }
 
     fn describe(&self) -> String {

@@ -43,6 +43,15 @@ pub struct StoredSale {
     pub price: Price,
 }
 
+/// What a ledger holds, read back for the report.
+#[derive(Debug, Default)]
+pub struct Readback {
+    /// The sales, oldest first.
+    pub sales: Vec<StoredSale>,
+    /// One line per row that could not be read as a sale, naming the row.
+    pub bad: Vec<String>,
+}
+
 /// How durable a commit is: `--sync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -103,9 +112,6 @@ pub trait Ledger: Send {
     /// Records `sales` atomically and durably (as `--sync` says): all of them, or on
     /// error none of them.
     fn record(&mut self, sales: &[SaleRecord]) -> Result<(), LedgerError>;
-
-    /// Every sale, oldest first.
-    fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError>;
 
     /// Names the ledger in log lines, e.g. the file.
     fn describe(&self) -> String;

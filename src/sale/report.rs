@@ -9,19 +9,47 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use super::{Ledger, LedgerError, SqliteLedger, StoredSale};
+use super::{LedgerError, Readback, SqliteLedger, StoredSale};
 use crate::shop::catalog::{Catalog, Price};
+
+/// A rendered report, and one warning line per ledger row it had to leave out.
+#[derive(Debug)]
+pub struct Report {
+    /// The report, for stdout.
+    pub text: String,
+    /// What was left out and why, one line each, for stderr.
+    pub warnings: Vec<String>,
+}
 
 /// Reads the ledger file at `path` (without disturbing a server that is writing it)
 /// and renders the [`text`] report, with stock from `catalog`.
-pub fn render_text(path: &Path, catalog: &Catalog) -> Result<String, LedgerError> {
-    let sales = SqliteLedger::open_read_only(path)?.sales()?;
-    Ok(text(&path.display().to_string(), &sales, catalog))
+pub fn render_text(path: &Path, catalog: &Catalog) -> Result<Report, LedgerError> {
+    let back = SqliteLedger::open_read_only(path)?.read_all()?;
+    let text = text(&path.display().to_string(), &back.sales, catalog);
+    Ok(Report::new(text, path, back))
 }
 
 /// Reads the ledger file at `path` and renders it as [`csv`]: no goods file needed.
-pub fn render_csv(path: &Path) -> Result<String, LedgerError> {
-    Ok(csv(&SqliteLedger::open_read_only(path)?.sales()?))
+pub fn render_csv(path: &Path) -> Result<Report, LedgerError> {
+    let back = SqliteLedger::open_read_only(path)?.read_all()?;
+    Ok(Report::new(csv(&back.sales), path, back))
+}
+
+impl Report {
+    fn new(text: String, path: &Path, back: Readback) -> Report {
+        let warnings = back
+            .bad
+            .iter()
+            .map(|problem| {
+                format!(
+                    "警告:账本 {} 的这一行读不出来,已跳过 · warning: ledger {}: skipped {problem}",
+                    path.display(),
+                    path.display()
+                )
+            })
+            .collect();
+        Report { text, warnings }
+    }
 }
 
 /// The CSV header, exactly as issue 12 gives it.

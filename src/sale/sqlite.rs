@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::file_lock::{Identity, take_lock};
-use super::{Durability, Ledger, LedgerError, StoredSale, rfc3339};
+use super::{Durability, Ledger, LedgerError, Readback, StoredSale, rfc3339};
 use crate::shop::SaleRecord;
 use crate::shop::catalog::Price;
 
@@ -168,6 +168,26 @@ impl SqliteLedger {
         })
     }
 
+    /// Every sale, oldest first, and a line for each row that cannot be read as a sale
+    /// (a hand edit such as `UPDATE sales SET fen='abc'`): one bad row never hides the
+    /// others from the teacher.
+    pub fn read_all(&mut self) -> Result<Readback, LedgerError> {
+        let query = |conn: &Connection| -> rusqlite::Result<Readback> {
+            let mut stmt =
+                conn.prepare("SELECT id, time, customer, item, fen FROM sales ORDER BY id")?;
+            let mut rows = stmt.query([])?;
+            let mut back = Readback::default();
+            while let Some(row) = rows.next()? {
+                match stored_sale(row) {
+                    Ok(sale) => back.sales.push(sale),
+                    Err(problem) => back.bad.push(problem),
+                }
+            }
+            Ok(back)
+        };
+        query(&self.conn).map_err(|e| self.io_error(&e))
+    }
+
     /// Fails if the file at `path` is no longer the one this ledger writes.
     fn check_identity(&self) -> Result<(), LedgerError> {
         match &self.identity {
@@ -231,26 +251,29 @@ impl Ledger for SqliteLedger {
         self.check_identity()
     }
 
-    fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
-        let query = |conn: &Connection| -> rusqlite::Result<Vec<StoredSale>> {
-            let mut stmt =
-                conn.prepare("SELECT time, customer, item, fen FROM sales ORDER BY id")?;
-            let rows = stmt.query_map([], |row| {
-                Ok(StoredSale {
-                    time: row.get(0)?,
-                    customer: row.get(1)?,
-                    item: row.get(2)?,
-                    price: Price(u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0)),
-                })
-            })?;
-            rows.collect()
-        };
-        query(&self.conn).map_err(|e| self.io_error(&e))
-    }
-
     fn describe(&self) -> String {
         self.path.display().to_string()
     }
+}
+
+/// One `sales` row as a sale, or what is wrong with it, naming the row.
+fn stored_sale(row: &rusqlite::Row<'_>) -> Result<StoredSale, String> {
+    let id: i64 = row.get(0).unwrap_or(-1);
+    let text = |i: usize, name: &str| -> Result<String, String> {
+        row.get::<_, String>(i)
+            .map_err(|_| format!("row id={id}: `{name}` is not text"))
+    };
+    let fen = row
+        .get::<_, i64>(4)
+        .ok()
+        .and_then(|fen| u64::try_from(fen).ok())
+        .ok_or_else(|| format!("row id={id}: `fen` is not a whole number of fen >= 0"))?;
+    Ok(StoredSale {
+        time: text(1, "time")?,
+        customer: text(2, "customer")?,
+        item: text(3, "item")?,
+        price: Price(fen),
+    })
 }
 
 /// `file:PATH?immutable=1`, with the characters a URI path may not hold escaped.
@@ -319,7 +342,7 @@ mod tests {
         let sold = ledger.sold().unwrap();
         assert_eq!(sold.get("瓜子"), Some(&2));
         assert_eq!(sold.get("西瓜"), Some(&1));
-        let sales = ledger.sales().unwrap();
+        let sales = ledger.read_all().unwrap().sales;
         assert_eq!(sales.len(), 3);
         assert_eq!(sales[2].price, Price(500));
         drop(ledger);
@@ -327,7 +350,7 @@ mod tests {
         let mut again = SqliteLedger::open(&path, Durability::Full).unwrap();
         assert_eq!(again.sold().unwrap().get("瓜子"), Some(&2));
         let mut reader = SqliteLedger::open_read_only(&path).unwrap();
-        assert_eq!(reader.sales().unwrap().len(), 3);
+        assert_eq!(reader.read_all().unwrap().sales.len(), 3);
     }
 
     #[test]

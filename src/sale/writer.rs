@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
-use super::{Ledger, LedgerError, StoredSale};
+use super::{Ledger, LedgerError};
 use crate::lock::lock;
 use crate::shop::{NotRecorded, Recorder, SaleRecord};
 
@@ -358,9 +358,6 @@ impl Ledger for Closed {
     fn record(&mut self, _: &[SaleRecord]) -> Result<(), LedgerError> {
         Err(self.error())
     }
-    fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
-        Err(self.error())
-    }
     fn describe(&self) -> String {
         self.0.clone()
     }
@@ -410,9 +407,6 @@ mod tests {
             self.rows.fetch_add(sales.len(), Ordering::AcqRel);
             Ok(())
         }
-        fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
-            Ok(Vec::new())
-        }
         fn describe(&self) -> String {
             "probe".into()
         }
@@ -436,9 +430,6 @@ mod tests {
             }
             self.largest.fetch_max(sales.len(), Ordering::AcqRel);
             Ok(())
-        }
-        fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
-            Ok(Vec::new())
         }
         fn describe(&self) -> String {
             "gated".into()
@@ -552,9 +543,6 @@ mod tests {
             let _ = self.started.send((sales.len(), Instant::now()));
             let _ = self.go.recv_timeout(Duration::from_secs(30));
             Ok(())
-        }
-        fn sales(&mut self) -> Result<Vec<StoredSale>, LedgerError> {
-            Ok(Vec::new())
         }
         fn describe(&self) -> String {
             "stepped".into()

@@ -147,8 +147,16 @@ mod tests {
         counter.sold_at(top);
         assert_eq!(counter.sales(), (1, top));
         counter.sold_at(top);
-        assert_eq!(counter.sales(), (2, Price(u64::MAX)), "saturated, not wrapped");
+        assert_eq!(
+            counter.sales(),
+            (2, Price(u64::MAX)),
+            "saturated, not wrapped"
+        );
         counter.sold_at(Price(1));
-        assert_eq!(counter.sales(), (3, Price(u64::MAX)), "and stays at the top");
+        assert_eq!(
+            counter.sales(),
+            (3, Price(u64::MAX)),
+            "and stays at the top"
+        );
     }
 }
