@@ -7,7 +7,8 @@
 //!
 //! - [`Ledger`] is the small interface a store implements: how many of each item were
 //!   sold, record a batch of sales atomically, read them all back. `sqlite` is the one
-//!   there is (a file, `--ledger FILE`), with `file_lock` keeping it to one writer.
+//!   there is (a file, `--ledger FILE`), with `guard` keeping it to one writer and
+//!   noticing when someone else removes or overwrites it.
 //! - `writer`: the one thread that owns the ledger and implements the shop's
 //!   `Recorder` with group commit.
 //! - `faults`: the test seam behind the hidden `--ledger-faults` option.
@@ -22,11 +23,13 @@ use crate::shop::SaleRecord;
 use crate::shop::catalog::Price;
 
 mod faults;
-mod file_lock;
+mod guard;
 pub mod report;
 mod sqlite;
+mod store;
 mod writer;
 
+pub use guard::Trouble;
 pub use sqlite::SqliteLedger;
 pub use writer::Writer;
 
@@ -93,6 +96,14 @@ pub enum LedgerError {
         /// The ledger file.
         path: PathBuf,
     },
+    /// The file was removed, renamed or overwritten while the shop was open.
+    #[error("{}", tampered(path, *trouble))]
+    Tampered {
+        /// The ledger file.
+        path: PathBuf,
+        /// What happened to it.
+        trouble: guard::Trouble,
+    },
     /// Reading or writing failed.
     #[error("ledger {path}: {message}")]
     Io {
@@ -147,6 +158,28 @@ pub fn open(
         writer: Arc::new(writer),
         sold,
     })
+}
+
+/// What the log and the live view say about a ledger file that someone else removed
+/// or overwrote: what happened, and what the teacher can do, Chinese first.
+fn tampered(path: &Path, trouble: guard::Trouble) -> String {
+    let path = path.display();
+    match trouble {
+        guard::Trouble::Gone => format!(
+            "账本文件 {path} 被删除或改名了,购买记不进账,顾客会听到「没能记入账本」。\
+             请把文件放回原处;或者重启服务器,但重启后库存从头算起(卖过的会再卖一次)。 \
+             · ledger {path} was removed or renamed while the shop was open: sales cannot \
+             be recorded. Put the file back; or restart, knowing that stock starts again \
+             (goods already sold are sold again)."
+        ),
+        guard::Trouble::Overwritten => format!(
+            "账本文件 {path} 被别的程序改写了(例如复制了另一个文件盖在上面),本店不再确认购买。\
+             请关店,把 {path} 和 {path}-wal 一起另存一份,再用好的备份重新开店。 \
+             · ledger {path} was changed by another program while the shop was open (a \
+             file copied over it?): purchases are no longer acknowledged. Stop the shop, \
+             keep {path} and {path}-wal aside, and restart from a good copy."
+        ),
+    }
 }
 
 /// `time` in RFC 3339, UTC, with milliseconds: `2026-11-25T16:45:03.127Z`.

@@ -1,18 +1,17 @@
 //! The ledger as an SQLite file (rusqlite, SQLite bundled): one `sales` table that a
 //! teacher can read with `sqlite3`.
 //!
-//! Only one shop-server may write a ledger: it holds an exclusive lock on `FILE.lock`
-//! for as long as it runs (the OS drops the lock when the process dies, even by
-//! kill -9), and a second server on the same file is refused at start. `report` reads
-//! without that lock, so it works while the shop is open.
+//! Only one shop-server may write a ledger, and a file removed or overwritten while the
+//! shop is open stops the acknowledgements (see [`super::guard`]). For that the shop
+//! runs every checkpoint itself ([`CHECKPOINT_EVERY`]). `report` reads without the
+//! writer's lock, so it works while the shop is open.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::file_lock::{Identity, take_lock};
+use super::guard::{Guard, Trouble};
 use super::{Durability, Ledger, LedgerError, Readback, StoredSale, rfc3339};
 use crate::shop::SaleRecord;
 use crate::shop::catalog::Price;
@@ -37,16 +36,22 @@ const COLUMNS: [&str; 5] = ["time", "customer", "item", "price", "fen"];
 /// it fails. WAL readers never block the writer, but a checkpoint may briefly.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Commits between two checkpoints, which fold the write-ahead log into the file.
+/// SQLite's own automatic checkpoint is off, so that every change of the main file is
+/// the shop's (see [`super::guard`]); a commit adds a few pages to the log, so this
+/// keeps it near SQLite's default of 1000 pages (4 MiB).
+pub const CHECKPOINT_EVERY: u32 = 256;
+
 /// A ledger in an SQLite file.
 pub struct SqliteLedger {
     conn: Connection,
     path: PathBuf,
-    /// Held for the life of the server: see the module docs.
-    _lock: Option<File>,
-    /// The file opened, to notice when it is removed or replaced while the shop is
-    /// open: SQLite would go on writing to the unlinked file, and every sale after
-    /// that would be lost at the next start. `None` for readers.
-    identity: Option<Identity>,
+    /// The one-writer lock and the file's watch; `None` for readers.
+    guard: Option<Guard>,
+    /// What went wrong with the file for good (overwritten): no sale is recorded again.
+    spoiled: Option<Trouble>,
+    /// Commits since the last checkpoint.
+    commits: u32,
 }
 
 impl SqliteLedger {
@@ -59,7 +64,7 @@ impl SqliteLedger {
                 message: "is a directory; give a file name, such as class1.db".into(),
             });
         }
-        let lock = take_lock(path)?;
+        let mut guard = Guard::take(path)?;
         let open_error = |e: rusqlite::Error| LedgerError::Open {
             path: path.to_path_buf(),
             message: one_line(&e),
@@ -88,6 +93,7 @@ impl SqliteLedger {
         }
         conn.execute_batch(&format!(
             "PRAGMA synchronous={synchronous};
+             PRAGMA wal_autocheckpoint=0;
              BEGIN IMMEDIATE; {SCHEMA} COMMIT;"
         ))
         .map_err(open_error)?;
@@ -108,15 +114,13 @@ impl SqliteLedger {
                 message: "the file is read-only".into(),
             });
         }
-        let identity = Identity::of(path).map_err(|e| LedgerError::Open {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        guard.settle();
         Ok(SqliteLedger {
             conn,
             path: path.to_path_buf(),
-            _lock: Some(lock),
-            identity: Some(identity),
+            guard: Some(guard),
+            spoiled: None,
+            commits: 0,
         })
     }
 
@@ -163,8 +167,9 @@ impl SqliteLedger {
         Ok(SqliteLedger {
             conn,
             path: path.to_path_buf(),
-            _lock: None,
-            identity: None,
+            guard: None,
+            spoiled: None,
+            commits: 0,
         })
     }
 
@@ -188,16 +193,48 @@ impl SqliteLedger {
         query(&self.conn).map_err(|e| self.io_error(&e))
     }
 
-    /// Fails if the file at `path` is no longer the one this ledger writes.
-    fn check_identity(&self) -> Result<(), LedgerError> {
-        match &self.identity {
-            Some(identity) if !identity.is_at(&self.path) => Err(LedgerError::Io {
-                path: self.path.clone(),
-                message: "the file was removed or replaced while the shop was open; \
-                          sales cannot be recorded until the shop is restarted"
-                    .into(),
-            }),
-            _ => Ok(()),
+    /// Fails if the file at `path` is no longer the one this ledger writes, or was
+    /// changed by someone else. An overwritten file stays refused: what is in it now is
+    /// not the shop's.
+    fn check_file(&mut self) -> Result<(), LedgerError> {
+        let trouble = self
+            .spoiled
+            .or_else(|| self.guard.as_ref().and_then(Guard::check));
+        match trouble {
+            None => Ok(()),
+            Some(trouble) => {
+                if trouble == Trouble::Overwritten {
+                    self.spoiled = Some(trouble);
+                }
+                Err(LedgerError::Tampered {
+                    path: self.path.clone(),
+                    trouble,
+                })
+            }
+        }
+    }
+
+    /// Folds the write-ahead log into the file, every [`CHECKPOINT_EVERY`] commits,
+    /// and remembers the file as the shop left it. The sales are committed already: a
+    /// checkpoint that fails is logged and tried again later, never a failed sale.
+    fn checkpoint_now_and_then(&mut self) {
+        self.commits += 1;
+        if self.commits < CHECKPOINT_EVERY {
+            return;
+        }
+        self.commits = 0;
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            log::warn!(
+                "ledger {}: checkpoint failed: {}",
+                self.path.display(),
+                one_line(&e)
+            );
+        }
+        if let Some(guard) = &mut self.guard {
+            guard.settle();
         }
     }
 
@@ -246,9 +283,11 @@ impl Ledger for SqliteLedger {
     fn record(&mut self, sales: &[SaleRecord]) -> Result<(), LedgerError> {
         // Checked before, so that nothing is written to a file that is gone, and after,
         // so that a removal during the commit is not acknowledged either.
-        self.check_identity()?;
+        self.check_file()?;
         self.record_all(sales).map_err(|e| self.io_error(&e))?;
-        self.check_identity()
+        self.check_file()?;
+        self.checkpoint_now_and_then();
+        Ok(())
     }
 
     fn describe(&self) -> String {
@@ -313,6 +352,7 @@ fn one_line(e: &rusqlite::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sale::Trouble;
     use std::sync::Arc;
     use std::time::SystemTime;
 
@@ -398,8 +438,43 @@ mod tests {
             }
             for _ in 0..2 {
                 let e = ledger.record(&[sale("瓜子", 450)]).err().unwrap();
-                assert!(e.to_string().contains("removed or replaced"), "{e}");
+                assert!(
+                    matches!(
+                        e,
+                        LedgerError::Tampered {
+                            trouble: Trouble::Gone,
+                            ..
+                        }
+                    ),
+                    "{e}"
+                );
             }
+        }
+    }
+
+    /// Written by someone else in place (same file, new contents): refused for good,
+    /// while the shop's own checkpoints never count as someone else's writes.
+    #[test]
+    fn an_overwritten_file_fails_every_commit_and_checkpoints_do_not() {
+        let path = temp("overwritten");
+        let mut ledger = SqliteLedger::open(&path, Durability::Normal).unwrap();
+        for _ in 0..CHECKPOINT_EVERY * 2 + 1 {
+            ledger.record(&[sale("瓜子", 450)]).unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        for _ in 0..2 {
+            let e = ledger.record(&[sale("瓜子", 450)]).err().unwrap();
+            assert!(
+                matches!(
+                    e,
+                    LedgerError::Tampered {
+                        trouble: Trouble::Overwritten,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
         }
     }
 

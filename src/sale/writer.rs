@@ -22,7 +22,6 @@
 //! A failed commit fails every sale in it (the transaction rolls back). The writer logs
 //! the first failure of a burst, and one line when commits work again.
 
-use std::collections::HashMap;
 use std::io;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
@@ -30,9 +29,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use log::{info, warn};
-
-use super::{Ledger, LedgerError};
+use super::Ledger;
+use super::store::{Alarm, Store};
 use crate::lock::lock;
 use crate::shop::{NotRecorded, Recorder, SaleRecord};
 
@@ -65,6 +63,8 @@ struct Shared {
     queue: Mutex<Queue>,
     /// The ledger, used by whoever commits (see [`Queue::committing`]).
     ledger: Mutex<Store>,
+    /// What is wrong with the ledger file now, for the live view; set by commits.
+    alarm: Alarm,
     /// Signalled when a sale is queued while the writer sleeps, or on close.
     work: Condvar,
     /// Signalled when the writer takes the queue, making room.
@@ -95,41 +95,6 @@ struct Queue {
     closed: bool,
 }
 
-/// The ledger and the failure count of the current burst of failures.
-struct Store {
-    ledger: Box<dyn Ledger>,
-    name: String,
-    /// Purchases that failed since the last successful commit.
-    failed: u64,
-}
-
-impl Store {
-    /// Commits `sales`, logging the first failure of a burst and the recovery.
-    fn commit(&mut self, sales: &[SaleRecord]) -> bool {
-        match self.ledger.record(sales) {
-            Ok(()) => {
-                if self.failed > 0 {
-                    info!(
-                        "ledger {}: recording sales again; {} purchases could not be recorded",
-                        self.name, self.failed
-                    );
-                    self.failed = 0;
-                }
-                true
-            }
-            Err(e) => {
-                if self.failed == 0 {
-                    warn!(
-                        "{e}: cannot record sales; those customers are told and their stock goes back (logged once until recording works again)"
-                    );
-                }
-                self.failed += sales.len() as u64;
-                false
-            }
-        }
-    }
-}
-
 impl Writer {
     /// Starts the writer thread, which owns `ledger` from now on.
     pub fn start(ledger: Box<dyn Ledger>) -> io::Result<Writer> {
@@ -137,14 +102,11 @@ impl Writer {
     }
 
     fn start_tuned(ledger: Box<dyn Ledger>, tuning: Tuning) -> io::Result<Writer> {
-        let name = ledger.describe();
+        let alarm = Alarm::default();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
-            ledger: Mutex::new(Store {
-                ledger,
-                name,
-                failed: 0,
-            }),
+            ledger: Mutex::new(Store::new(ledger, alarm.clone())),
+            alarm,
             work: Condvar::new(),
             room: Condvar::new(),
             tuning,
@@ -230,12 +192,12 @@ impl Recorder for Writer {
         // Closing the ledger (SQLite: the connection) folds the write-ahead log into
         // the file and removes it, so after a clean shutdown the ledger is one
         // self-contained file that a teacher can copy. Dropped outside the lock.
-        let ledger = {
-            let mut store = lock(&self.shared.ledger);
-            let closed = Box::new(Closed(store.name.clone()));
-            mem::replace(&mut store.ledger, closed)
-        };
+        let ledger = lock(&self.shared.ledger).close();
         drop(ledger);
+    }
+
+    fn alarm(&self) -> Option<String> {
+        self.shared.alarm.get()
     }
 }
 
@@ -339,30 +301,6 @@ fn commit(ledger: &Mutex<Store>, sales: &[SaleRecord]) -> bool {
     panic::catch_unwind(AssertUnwindSafe(|| lock(ledger).commit(sales))).unwrap_or(false)
 }
 
-/// What is left of the ledger once it is closed: every call fails.
-struct Closed(String);
-
-impl Closed {
-    fn error(&self) -> LedgerError {
-        LedgerError::Io {
-            path: self.0.clone().into(),
-            message: "the ledger is closed".into(),
-        }
-    }
-}
-
-impl Ledger for Closed {
-    fn sold(&mut self) -> Result<HashMap<String, u64>, LedgerError> {
-        Err(self.error())
-    }
-    fn record(&mut self, _: &[SaleRecord]) -> Result<(), LedgerError> {
-        Err(self.error())
-    }
-    fn describe(&self) -> String {
-        self.0.clone()
-    }
-}
-
 struct FailQueued<'a>(&'a Shared);
 
 impl Drop for FailQueued<'_> {
@@ -378,7 +316,9 @@ impl Drop for FailQueued<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sale::LedgerError;
     use crate::shop::catalog::Price;
+    use std::collections::HashMap;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::time::SystemTime;

@@ -34,6 +34,12 @@ pub trait Recorder: Send + Sync {
 
     /// Stops recording after what is queued is committed; later sales fail at once.
     fn close(&self);
+
+    /// What is wrong with recording now, for the teacher (the live view): a sentence
+    /// saying what happened and what to do. `None` while all is well.
+    fn alarm(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A recorder for unit tests: records everything until closed, then nothing.

@@ -242,6 +242,12 @@ impl Shop {
         }
     }
 
+    /// What is wrong with recording sales now (a ledger file removed or overwritten),
+    /// for the live view; `None` while all is well, or without a recorder.
+    pub fn alarm(&self) -> Option<String> {
+        self.shared.recorder.as_ref().and_then(|r| r.alarm())
+    }
+
     /// True if sales are recorded before they are acknowledged.
     pub fn has_ledger(&self) -> bool {
         self.shared.recorder.is_some()
