@@ -42,7 +42,9 @@ use crate::wire::codec::WireEncoding;
 use crate::wire::protocol::{self, FrameReader, Limits};
 use connection::ReplyWriter;
 
+pub mod app;
 pub mod connection;
+mod faults;
 mod seats;
 mod threads;
 mod watched;
