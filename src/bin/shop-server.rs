@@ -192,8 +192,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let e = anyhow::Error::from(e);
-            app::last_words(&output, format!("shop-server: {e:#}\n"));
+            // anyhow's alternate form: the error, then each cause after a colon.
+            let text = format!("shop-server: {:#}\n", anyhow::Error::from(e));
+            app::last_words(&output, text);
             ExitCode::FAILURE
         }
     }
