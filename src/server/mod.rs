@@ -11,7 +11,7 @@
 //!   for a while and is handed the next accepted connection, instead of exiting (as
 //!   MySQL's `thread_cache_size` does). Spawning a thread costs more than serving a short
 //!   session.
-//! - **A lingering close** (the `linger` module). A finished connection is half-closed,
+//! - **A lingering close** (`wire::linger`, called from `threads`). A finished connection is half-closed,
 //!   then what the customer still sends is read and discarded for a bounded time, so a
 //!   reset never destroys the goodbye and the last replies.
 //! - **Shutdown** (the `shutdown` module). [`Handle::shutdown`] stops the accept loop,
