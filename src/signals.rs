@@ -1,29 +1,29 @@
-//! Operating-system signals as two events: [`Event::Stop`] (close the shop) and
-//! [`Event::Hangup`] (the terminal went away, or an operator asks for a reload).
+//! Operating-system signals as two actions: [`Action::Stop`] (close the shop) and
+//! [`Action::Hangup`] (the terminal went away, or an operator asks for a reload).
 //!
 //! The whole crate builds on Windows as well as on Unix, so everything platform-specific
 //! lives here, behind `cfg`:
 //!
-//! | platform | [`Event::Stop`] | [`Event::Hangup`] |
+//! | platform | [`Action::Stop`] | [`Action::Hangup`] |
 //! |---|---|---|
 //! | Unix (signal-hook) | SIGINT (Ctrl-C), SIGTERM | SIGHUP |
 //! | Windows (ctrlc) | Ctrl-C, Ctrl-Break, closing the console window | — |
 //!
 //! SIGHUP arrives when the teacher closes the terminal or the SSH session the server was
 //! started from. Its default action kills the process at once, with no goodbye and no
-//! sales summary, so it is caught and turned into an event: the caller logs it and goes
+//! sales summary, so it is caught and turned into an action: the caller logs it and goes
 //! on serving. Windows has no hang-up signal; closing its console window is a stop,
 //! though Windows ends the process soon after the window closes, whatever it does, so
 //! the goodbyes may not all get out.
 //!
-//! The events are delivered on one thread of their own, so the callback may take a lock
+//! The signals are delivered on one thread of their own, so the callback may take a lock
 //! or log; it runs outside any signal handler.
 
 use std::io;
 
 /// What a signal asks of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub enum Action {
     /// Close the shop: SIGINT, SIGTERM, or Ctrl-C / console close on Windows.
     Stop,
     /// SIGHUP: keep serving (the terminal is gone, or a reload is wanted).
@@ -34,7 +34,7 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signal {
     /// What to do about it.
-    pub event: Event,
+    pub action: Action,
     /// Its name for the log, such as `SIGTERM` or `Ctrl-C`.
     pub name: &'static str,
 }
@@ -54,7 +54,7 @@ mod os {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     use signal_hook::iterator::Signals;
 
-    use super::{Event, Signal};
+    use super::{Action, Signal};
 
     pub fn listen(mut on_signal: impl FnMut(Signal) + Send + 'static) -> io::Result<()> {
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
@@ -68,19 +68,19 @@ mod os {
         Ok(())
     }
 
-    /// The event and name of a signal number registered in [`listen`].
+    /// The action and name of a signal number registered in [`listen`].
     pub(super) fn translate(number: i32) -> Signal {
         match number {
             SIGHUP => Signal {
-                event: Event::Hangup,
+                action: Action::Hangup,
                 name: "SIGHUP",
             },
             SIGINT => Signal {
-                event: Event::Stop,
+                action: Action::Stop,
                 name: "SIGINT",
             },
             _ => Signal {
-                event: Event::Stop,
+                action: Action::Stop,
                 name: "SIGTERM",
             },
         }
@@ -91,14 +91,14 @@ mod os {
 mod os {
     use std::io;
 
-    use super::{Event, Signal};
+    use super::{Action, Signal};
 
     pub fn listen(mut on_signal: impl FnMut(Signal) + Send + 'static) -> io::Result<()> {
         // ctrlc calls the handler on a thread of its own, never inside the console
         // control routine, and cannot tell Ctrl-C from closing the window.
         ctrlc::set_handler(move || {
             on_signal(Signal {
-                event: Event::Stop,
+                action: Action::Stop,
                 name: "Ctrl-C or console close",
             })
         })
@@ -125,9 +125,9 @@ mod tests {
 
     #[test]
     fn hangup_is_not_a_stop() {
-        assert_eq!(os::translate(SIGHUP).event, Event::Hangup);
-        assert_eq!(os::translate(SIGINT).event, Event::Stop);
-        assert_eq!(os::translate(SIGTERM).event, Event::Stop);
+        assert_eq!(os::translate(SIGHUP).action, Action::Hangup);
+        assert_eq!(os::translate(SIGINT).action, Action::Stop);
+        assert_eq!(os::translate(SIGTERM).action, Action::Stop);
         assert_eq!(os::translate(SIGTERM).name, "SIGTERM");
     }
 }

@@ -1,30 +1,21 @@
 //! `shop-server`: the snack shop (零食销售系统) over TCP, one thread per customer.
 //!
-//! A thin wrapper: parse the options, start the log writer, load the catalog, bind,
-//! print the address, and hand over to `snack_shop::server`. SIGINT or SIGTERM (Ctrl-C
+//! A thin wrapper: parse the options and hand over to `snack_shop::server::app`, which
+//! loads the catalog, binds, prints the address and serves. SIGINT or SIGTERM (Ctrl-C
 //! on Windows) closes the shop politely and prints the day's sales to stderr; SIGHUP is
 //! logged and the shop keeps serving.
 
-use std::io::{self, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
-use log::info;
 
-use snack_shop::live::Hub;
-use snack_shop::live::web;
-use snack_shop::logger::{self, Output};
-use snack_shop::sale::{self, Durability};
-use snack_shop::server::{self, Config, Server};
-use snack_shop::shop::catalog::Catalog;
-use snack_shop::shop::reload::Reloader;
-use snack_shop::shop::{Shop, sales_report};
-use snack_shop::signals::{self, Event, Signal};
+use snack_shop::logger;
+use snack_shop::sale::Durability;
+use snack_shop::server::app::{self, Settings};
+use snack_shop::server::{self, Config};
 use snack_shop::wire::codec::WireEncoding;
 use snack_shop::wire::protocol::{MAX_LINE, MESSAGE_TIMEOUT};
 
@@ -41,16 +32,6 @@ const MIN_STACK_KIB: u64 = 32;
 
 /// Upper bound of `--stack-kib` (1 GiB): a typo, not a real need.
 const MAX_STACK_KIB: u64 = 1024 * 1024;
-
-/// How long the last words (the sales summary, or the error that stops the server)
-/// may wait for a stalled stderr, one that takes nothing at all, before the process
-/// exits without them.
-const LAST_WORDS_WAIT: Duration = Duration::from_millis(500);
-
-/// The longest the last words may wait for a stderr that is slow but moving (a loaded
-/// machine, a slow terminal), so they are not lost merely because the log writer was
-/// behind.
-const LAST_WORDS_MOST: Duration = Duration::from_secs(5);
 
 /// The snack shop server (零食销售系统服务器).
 ///
@@ -156,7 +137,8 @@ struct Args {
     )]
     sync: Durability,
 
-    /// Test hook: while this file exists, every ledger commit fails.
+    /// Test hook: while this file exists, every ledger commit fails (see
+    /// src/sale/faults.rs for why it is in the shipped CLI).
     #[arg(long, env = "SHOP_LEDGER_FAULTS", value_name = "FILE", hide = true)]
     ledger_faults: Option<PathBuf>,
 
@@ -204,163 +186,47 @@ fn main() -> ExitCode {
         }
     };
     let result = match &args.command {
-        Some(Command::Report { ledger, goods, csv }) => report(ledger, goods.as_deref(), *csv),
-        None => run(args, &output),
+        Some(Command::Report { ledger, goods, csv }) => app::report(ledger, goods.as_deref(), *csv),
+        None => app::run(args.settings(), &output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            last_words(&output, format!("shop-server: {e:#}\n"));
+            // anyhow's alternate form: the error, then each cause after a colon.
+            let text = format!("shop-server: {:#}\n", anyhow::Error::from(e));
+            app::last_words(&output, text);
             ExitCode::FAILURE
         }
     }
 }
 
-/// Why the server cannot listen, Chinese first, with what to do for the usual causes;
-/// the system's own words (which differ between Linux and Windows) come last.
-fn listen_error(host: &str, port: u16, e: io::Error) -> anyhow::Error {
-    let at = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let (zh, en) = match e.kind() {
-        io::ErrorKind::AddrInUse => (
-            ":端口已被占用(也许另一个 shop-server 还开着),请用 --port 换一个",
-            ": the port is in use (perhaps by another shop-server); choose another with --port",
-        ),
-        io::ErrorKind::AddrNotAvailable => (
-            ":这台电脑没有这个地址,用 0.0.0.0 可监听所有地址",
-            ": this machine has no such address; 0.0.0.0 listens on all of them",
-        ),
-        io::ErrorKind::PermissionDenied => (
-            ":没有权限使用这个端口(1024 以下要管理员权限,Windows 还保留一些端口),请用 --port 换一个",
-            ": not allowed (ports below 1024 need root or administrator, and Windows reserves \
-             some ranges); choose another with --port",
-        ),
-        _ => ("", ""),
-    };
-    let context = format!("无法在 {at} 上监听{zh} · cannot listen on {at}{en}");
-    anyhow::Error::new(e).context(context)
-}
-
-fn run(args: Args, output: &Output) -> anyhow::Result<()> {
-    raise_fd_limit();
-    let catalog = Catalog::load(args.goods.as_deref(), args.encoding)?;
-    let listener = TcpListener::bind((args.host.as_str(), args.port))
-        .map_err(|e| listen_error(&args.host, args.port, e))?;
-    let shop = match &args.ledger {
-        Some(path) => {
-            let opened = sale::open(path, args.sync, args.ledger_faults.as_deref())?;
-            Shop::with_recorder(catalog, &opened.sold, opened.writer)
-        }
-        None => Shop::new(catalog),
-    };
-    let reloader = Reloader::new(args.goods.as_deref(), args.encoding);
-    let reload_shop = shop.clone();
-    let web_addr = args.web.as_deref().map(web::parse_addr).transpose();
-    let web_addr = web_addr.with_context(|| format!("bad --web address {:?}", args.web))?;
-    let hub = web_addr.map(|_| Hub::new(shop.clone(), args.encoding));
-    let config = Config {
-        wire: args.encoding,
-        max_clients: args.max_clients,
-        max_per_ip: args.max_per_ip,
-        // 0 means "never": `Server::new` reads a zero idle timeout as none.
-        idle_timeout: Some(Duration::from_secs(args.idle_timeout)),
-        message_timeout: Some(Duration::from_secs(args.message_timeout)),
-        write_timeout: Duration::from_secs(args.write_timeout.max(1)),
-        thread_cache: args.thread_cache,
-        max_line: args.max_line,
-        stack_size: args.stack_kib.saturating_mul(1024),
-        live: hub.clone(),
-        ..Config::default()
-    };
-    let server = Server::new(listener, shop.clone(), config).context("cannot start the server")?;
-    let addr = server
-        .local_addr()
-        .context("cannot read the listening address")?;
-    let reachable = web::reachable(addr);
-    if addr.ip().is_unspecified() {
-        let list: Vec<String> = reachable.iter().map(ToString::to_string).collect();
-        info!("学生连接地址 students connect to: {}", list.join(", "));
-    }
-    let view = match (web_addr, hub) {
-        (Some(web_addr), Some(hub)) => {
-            hub.set_addresses(reachable.into_iter().map(|r| (r.addr, r.interface)));
-            let view = web::start(web_addr, hub)
-                .with_context(|| format!("cannot serve the live view on {web_addr}"))?;
-            Some(view)
-        }
-        _ => None,
-    };
-    let handle = server.handle();
-    signals::listen(move |signal: Signal| match signal.event {
-        Event::Stop => {
-            // The shutdown starts before anything is logged: logging never blocks, but
-            // the shop must close even if it did.
-            handle.shutdown();
-            info!("{} received: closing the shop", signal.name);
-        }
-        Event::Hangup => {
-            info!(
-                "{} received: the shop keeps serving (Ctrl-C or SIGTERM closes it)",
-                signal.name
-            );
-            // The reload is the operator's other use of SIGHUP: read goods.toml again.
-            reloader.reload_and_log(&reload_shop);
-        }
-    })
-    .context("cannot install signal handlers")?;
-
-    // Printed last, once everything is set up: scripts and tests wait for this line.
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "listening on {addr}")
-        .and_then(|()| match &view {
-            Some(view) => writeln!(stdout, "live view on {}", view.url()),
-            None => Ok(()),
-        })
-        .and_then(|()| stdout.flush())
-        .context("cannot write to stdout")?;
-    if let Some(view) = view
-        .as_ref()
-        .filter(|v| v.local_addr().ip().is_unspecified())
-    {
-        for r in web::reachable(view.local_addr()) {
-            info!("live view also at {}", view.url_at(r.addr));
+impl Args {
+    /// The options as the server takes them.
+    fn settings(self) -> Settings {
+        let config = Config {
+            wire: self.encoding,
+            max_clients: self.max_clients,
+            max_per_ip: self.max_per_ip,
+            // 0 means "never": `Server::new` reads a zero idle timeout as none.
+            idle_timeout: Some(Duration::from_secs(self.idle_timeout)),
+            message_timeout: Some(Duration::from_secs(self.message_timeout)),
+            write_timeout: Duration::from_secs(self.write_timeout.max(1)),
+            thread_cache: self.thread_cache,
+            max_line: self.max_line,
+            stack_size: self.stack_kib.saturating_mul(1024),
+            ..Config::default()
+        };
+        Settings {
+            host: self.host,
+            port: self.port,
+            goods: self.goods,
+            ledger: self.ledger,
+            sync: self.sync,
+            ledger_faults: self.ledger_faults,
+            web: self.web,
+            config,
         }
     }
-
-    server.run().context("server failed")?;
-    shop.close_ledger();
-    last_words(output, format!("{}\n", sales_report(&shop.sales())));
-    Ok(())
-}
-
-/// `shop-server report`: prints what the ledger holds.
-fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> anyhow::Result<()> {
-    let report = if csv {
-        sale::report::render_csv(ledger)?
-    } else {
-        // The stock is in the goods file; the wire encoding does not matter here.
-        let catalog = Catalog::load(goods, WireEncoding::Utf8)?;
-        sale::report::render_text(ledger, &catalog)?
-    };
-    for warning in &report.warnings {
-        eprintln!("{warning}");
-    }
-    let mut stdout = std::io::stdout();
-    stdout
-        .write_all(report.text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .context("cannot write to stdout")
-}
-
-/// Writes `text` through the log writer, after every log line before it, and waits for
-/// it to be written while the writer makes progress: a stalled stderr (nothing written
-/// for [`LAST_WORDS_WAIT`]) must not keep a closed shop from exiting, and a merely busy
-/// writer must not cost the summary.
-fn last_words(output: &Output, text: String) {
-    output.print_patiently(text, LAST_WORDS_WAIT, LAST_WORDS_MOST);
 }
 
 /// The `--host` value as `TcpListener::bind` takes it: `[::1]` (the bracketed form
@@ -378,17 +244,3 @@ fn parse_host(host: &str) -> Result<String, String> {
     }
     Ok(bare.to_string())
 }
-
-/// Raises the soft open-file limit to the hard limit: every customer is a descriptor,
-/// and the usual soft limit of 1024 would cap a big class well below `--max-clients`.
-/// Windows has no such per-process limit on sockets.
-#[cfg(unix)]
-fn raise_fd_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => info!("open file limit: {limit}"),
-        Err(e) => log::warn!("cannot raise the open file limit: {e}"),
-    }
-}
-
-#[cfg(not(unix))]
-fn raise_fd_limit() {}

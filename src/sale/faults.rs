@@ -1,8 +1,12 @@
-//! A test seam: a ledger whose commits fail while a trigger file exists.
+//! A test seam in the shipped binary: the hidden `shop-server --ledger-faults FILE`
+//! wraps the ledger in [`Faulty`], so that every commit fails while FILE exists, as a
+//! full disk would make it. It is not in `--help`.
 //!
-//! This is how the tests make the disk "full" through the real binary, without root or
-//! a tiny filesystem: the hidden option `--ledger-faults FILE` wraps the ledger in
-//! [`Faulty`], and the test creates and removes FILE. It is not in `--help`.
+//! It stays in the CLI because the behaviour it exposes is the binary's own: the
+//! customer's reply, the stock going back, and the log saying once per burst that sales
+//! cannot be recorded and later that they are again (tests/ledger.rs,
+//! `a_failing_commit_is_not_acknowledged_and_the_stock_goes_back`). Making a disk full
+//! for real needs root or a tiny filesystem. Without the option nothing here runs.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -11,20 +11,17 @@
 //!   for a while and is handed the next accepted connection, instead of exiting (as
 //!   MySQL's `thread_cache_size` does). Spawning a thread costs more than serving a short
 //!   session.
-//! - **A lingering close** (the `linger` module). A finished connection is half-closed,
+//! - **A lingering close** (`wire::linger`, called from `threads`). A finished connection is half-closed,
 //!   then what the customer still sends is read and discarded for a bounded time, so a
 //!   reset never destroys the goodbye and the last replies.
-//! - **Shutdown** (here, with the accept loop). [`Handle::shutdown`] stops the accept
-//!   loop (by connecting to it, since closing a listener does not wake a blocked
-//!   `accept` on Linux), shuts down the read side of every live connection so its
-//!   thread says goodbye (on Windows, where that wakes no read, the `watched` module
-//!   does), and wakes parked threads. From then on no message is answered, so no
-//!   purchase succeeds. Connections still busy after [`SHUTDOWN_GRACE`] are cut, and
-//!   [`Server::run`] returns only once every connection has ended, so the sales
-//!   summary printed after it is final.
+//! - **Shutdown** (the `shutdown` module). [`Handle::shutdown`] stops the accept loop,
+//!   every connected customer is told goodbye, and [`Server::run`] returns once every
+//!   connection has ended, so the sales summary printed after it is final.
+//! - **Configuration** (the `config` module): [`Config`] and the defaults of the options.
+//! - **The wiring** `shop-server` runs (the `app` module).
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -32,119 +29,31 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
-use socket2::SockRef;
 
-use crate::live::{Hub, Tap};
-use crate::shop::Shop;
-use crate::shop::{Reply, Session};
-use crate::wire::codec::WireEncoding;
+use crate::live::Tap;
+use crate::shop::{Reply, Session, Shop};
 use crate::wire::protocol::{self, FrameReader, Limits};
 use connection::ReplyWriter;
 
+pub mod app;
+mod config;
 pub mod connection;
 mod seats;
+mod shutdown;
 mod threads;
 mod watched;
 
-pub use crate::wire::linger::{LINGER_BYTES, LINGER_TIME};
-
+pub use config::{
+    Config, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS, DEFAULT_STACK_SIZE, DEFAULT_THREAD_CACHE,
+    WRITE_TIMEOUT,
+};
 pub use seats::DEFAULT_MAX_PER_IP;
-use seats::{Live, NoSeat};
 
+use config::{ACCEPT_BACKOFF, ACCEPTED_SOCKETS_INHERIT, set_options};
+use seats::{NoSeat, SeatMap};
+use shutdown::wake_address;
 use threads::Job;
 use watched::Watched;
-
-/// Default for `--max-clients`: enough for a school, few enough that a runaway script
-/// cannot exhaust the machine's threads.
-pub const DEFAULT_MAX_CLIENTS: usize = 1024;
-
-/// Default for `--idle-timeout`: a customer silent this long is told so and closed, so a
-/// forgotten debug-assistant window does not hold a seat forever.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// How long one reply may take to write. A customer that sends but never reads fills
-/// its socket buffer; this bounds how long its thread can be stuck on it.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Default stack for connection threads. The session needs only a few KiB; a small
-/// stack keeps 10,000 idle customers within a few dozen MiB. It is the same in debug
-/// builds and the tests, which compile encoding_rs optimised for this reason (see
-/// Cargo.toml): unoptimised, its GBK decoder alone put about 51 KiB on the stack.
-pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
-
-/// Default for `--thread-cache`: how many idle threads wait for the next customer.
-pub const DEFAULT_THREAD_CACHE: usize = 64;
-
-/// How long a parked thread waits for a new customer before it exits.
-pub const PARKED_THREAD_LIFETIME: Duration = Duration::from_secs(60);
-
-/// Pause after a failed `accept` (out of file descriptors, say), so the loop does not
-/// spin while the condition lasts.
-pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// How long shutdown waits for connections to send their goodbye. Connections still
-/// busy after it (a customer that does not read, say) are cut.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
-
-/// How long, after the grace, closing connections may still linger at shutdown (see
-/// the `linger` module), so the last goodbyes arrive before the process exits.
-pub const SHUTDOWN_LINGER: Duration = Duration::from_millis(300);
-
-/// How long shutdown waits beyond the grace and the lingering for connection threads
-/// to finish. They end at once when cut; this covers a slow, overloaded machine.
-const SHUTDOWN_STRAGGLERS: Duration = Duration::from_secs(1);
-
-/// Whether accepted sockets inherit the options of their listener. Linux copies them
-/// (timeouts, `TCP_NODELAY`), so they are set once on the listener instead of three
-/// system calls per customer. Elsewhere every accepted socket gets them itself.
-const ACCEPTED_SOCKETS_INHERIT: bool = cfg!(any(target_os = "linux", target_os = "android"));
-
-/// How the server behaves; see `shop-server --help` for each field.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Wire encoding.
-    pub wire: WireEncoding,
-    /// Most customers served at once.
-    pub max_clients: usize,
-    /// Most customers served at once from one IP address (at least 1).
-    pub max_per_ip: usize,
-    /// Close customers silent for this long; `None` (or zero) never does.
-    pub idle_timeout: Option<Duration>,
-    /// Longest time from the first byte of a message to its end; `None` (or zero) has
-    /// no limit. A partial message older than this is answered and the connection
-    /// closed, so a trickler cannot hold a seat.
-    pub message_timeout: Option<Duration>,
-    /// Longest time one reply may take to write.
-    pub write_timeout: Duration,
-    /// Most idle threads kept for the next customer; 0 disables the cache.
-    pub thread_cache: usize,
-    /// How long a parked thread waits for a customer before it exits.
-    pub parked_lifetime: Duration,
-    /// Stack size of connection threads, in bytes.
-    pub stack_size: usize,
-    /// Longest accepted message, in bytes.
-    pub max_line: usize,
-    /// Where connections report to the live view, if it is on.
-    pub live: Option<Hub>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            wire: WireEncoding::default(),
-            max_clients: DEFAULT_MAX_CLIENTS,
-            max_per_ip: DEFAULT_MAX_PER_IP,
-            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
-            message_timeout: Some(protocol::MESSAGE_TIMEOUT),
-            write_timeout: WRITE_TIMEOUT,
-            thread_cache: DEFAULT_THREAD_CACHE,
-            parked_lifetime: PARKED_THREAD_LIFETIME,
-            stack_size: DEFAULT_STACK_SIZE,
-            max_line: protocol::MAX_LINE,
-            live: None,
-        }
-    }
-}
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
@@ -160,9 +69,9 @@ struct Context {
     stopping: AtomicBool,
     /// Where to connect to wake the accept loop.
     wake_addr: SocketAddr,
-    /// Live connections by seat id, so shutdown can reach them, and the seats taken
+    /// Connected customers by seat id, so shutdown can reach them, and the seats taken
     /// per address.
-    live: Mutex<Live>,
+    seats: Mutex<SeatMap>,
     /// Seat ids.
     next_id: AtomicU64,
     /// Worker thread numbers, shown in the logs so reuse is visible.
@@ -209,7 +118,7 @@ impl Server {
                 config,
                 stopping: AtomicBool::new(false),
                 wake_addr,
-                live: Mutex::new(Live::default()),
+                seats: Mutex::new(SeatMap::default()),
                 next_id: AtomicU64::new(0),
                 next_worker: AtomicU64::new(1),
                 parked: Mutex::new(Vec::new()),
@@ -264,26 +173,9 @@ impl Server {
 }
 
 impl Handle {
-    /// Stops the server: no new customers, no more purchases, and every connected
-    /// customer is told the shop is closing. [`Server::run`] returns once every
-    /// connection has ended or, if still busy after [`SHUTDOWN_GRACE`], been cut.
-    pub fn shutdown(&self) {
-        if self.ctx.stopping.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let _ = self.ctx.stopped_at.set(Instant::now());
-        // The accept loop is blocked in accept(); a connection is what wakes it.
-        if let Err(e) = TcpStream::connect_timeout(&self.ctx.wake_addr, Duration::from_secs(1)) {
-            warn!(
-                "could not wake the accept loop at {}: {e}",
-                self.ctx.wake_addr
-            );
-        }
-    }
-
     /// Customers connected right now.
     pub fn connected(&self) -> usize {
-        self.ctx.lock_live().streams.len()
+        self.ctx.lock_seats().streams.len()
     }
 
     /// Threads parked in the cache right now.
@@ -415,106 +307,13 @@ impl Context {
         }
         job
     }
-
-    /// After the accept loop has stopped: tell every customer, wake parked threads, cut
-    /// the connections still busy after the grace, and return only once every
-    /// conversation has ended and every closing connection has lingered. Then no
-    /// purchase can happen any more, and the sales summary counts every one a customer
-    /// was told of.
-    fn close_all(&self) {
-        let stopped = *self.stopped_at.get_or_init(Instant::now);
-        let streams = |ctx: &Self| -> Vec<Arc<TcpStream>> {
-            // Copied out, so no socket call happens under the lock.
-            ctx.lock_live().streams.values().cloned().collect()
-        };
-        for stream in streams(self) {
-            // Threads waiting for a message read end-of-stream, see `stopping` and say
-            // goodbye; busy ones see `stopping` at their next message. Not on Windows:
-            // there it wakes no read (`watched` polls instead), and a socket shut for
-            // reading is reset by any byte that arrives after, goodbye and all.
-            if !watched::READS_POLL_FOR_STOP {
-                let _ = stream.shutdown(std::net::Shutdown::Read);
-            }
-        }
-        // Dropping the senders wakes every parked thread, which then exits.
-        self.lock_parked().clear();
-        let seated = |ctx: &Self| ctx.lock_live().streams.len();
-        wait_until(stopped + SHUTDOWN_GRACE, || seated(self) == 0);
-        let busy = streams(self);
-        if !busy.is_empty() {
-            warn!(
-                "{} connections still busy after {SHUTDOWN_GRACE:?} of shutdown: cut",
-                busy.len()
-            );
-            for stream in busy {
-                // Wakes a thread blocked writing to a customer who does not read.
-                let _ = stream.shutdown(std::net::Shutdown::Both);
-            }
-        }
-        let open = |ctx: &Self| seated(ctx) + ctx.lingering.load(Ordering::Acquire);
-        let deadline = stopped + SHUTDOWN_GRACE + SHUTDOWN_LINGER + SHUTDOWN_STRAGGLERS;
-        if !wait_until(deadline, || open(self) == 0) {
-            warn!(
-                "{} connections had not ended {:?} after shutdown began",
-                open(self),
-                deadline - stopped
-            );
-        }
-    }
-
-    /// When connections closing during shutdown stop lingering; `None` before shutdown.
-    fn linger_stop(&self) -> Option<Instant> {
-        self.stopped_at
-            .get()
-            .map(|stopped| *stopped + SHUTDOWN_GRACE + SHUTDOWN_LINGER)
-    }
-}
-
-/// Polls `done` every 10 ms until it holds (true) or `deadline` passes (false).
-fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Gives a customer's socket (or the listener its sockets inherit from) its options:
-/// replies go out at once (no Nagle delay), a reply that cannot be sent within the write
-/// timeout ends the connection, and reads wait at most the idle timeout.
-fn set_options<'a>(socket: impl Into<SockRef<'a>>, config: &Config) -> io::Result<()> {
-    let socket = socket.into();
-    socket.set_tcp_nodelay(true)?;
-    socket.set_write_timeout(Some(config.write_timeout))?;
-    socket.set_read_timeout(config.idle_timeout)
-}
-
-/// The address to connect to in order to wake our own `accept`: a wildcard listen
-/// address is reached through loopback.
-fn wake_address(local: SocketAddr) -> SocketAddr {
-    let ip = match local.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, local.port())
-}
-
-/// Serves on `listener` until the process ends. Use [`Server`] directly to be able to
-/// shut it down.
-pub fn serve(listener: TcpListener, shop: Shop, config: Config) -> io::Result<()> {
-    Server::new(listener, shop, config)?.run()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::shop::catalog::{Catalog, EMBEDDED};
-    use crate::wire::codec::{self, Charset};
+    use crate::wire::codec::{self, Charset, WireEncoding};
     use std::io::{BufRead, BufReader, Write};
 
     fn start(config: Config) -> (SocketAddr, Handle, thread::JoinHandle<io::Result<()>>) {
@@ -560,32 +359,6 @@ mod tests {
     }
 
     #[test]
-    fn accepted_sockets_get_their_options() {
-        let config = Config {
-            idle_timeout: Some(Duration::from_secs(7)),
-            write_timeout: Duration::from_secs(3),
-            ..Config::default()
-        };
-        // What `Server::new` and `serve` do, and what they rely on: on Linux the
-        // options set on the listener reach every accepted socket.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        if ACCEPTED_SOCKETS_INHERIT {
-            set_options(&listener, &config).unwrap();
-        }
-        let _peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (accepted, _) = listener.accept().unwrap();
-        if !ACCEPTED_SOCKETS_INHERIT {
-            set_options(&accepted, &config).unwrap();
-        }
-        assert!(accepted.nodelay().unwrap());
-        assert_eq!(accepted.read_timeout().unwrap(), config.idle_timeout);
-        assert_eq!(
-            accepted.write_timeout().unwrap(),
-            Some(config.write_timeout)
-        );
-    }
-
-    #[test]
     fn a_zero_idle_timeout_means_none() {
         let config = Config {
             idle_timeout: Some(Duration::ZERO),
@@ -602,17 +375,6 @@ mod tests {
                 .write_all(&codec::encode("西瓜", Charset::Gbk).unwrap())
                 .unwrap();
             assert_eq!(read_line(&mut reader), want);
-        }
-    }
-
-    #[test]
-    fn wake_address_table() {
-        for (local, want) in [
-            ("0.0.0.0:9", "127.0.0.1:9"),
-            ("[::]:9", "[::1]:9"),
-            ("192.0.2.1:9", "192.0.2.1:9"),
-        ] {
-            assert_eq!(wake_address(local.parse().unwrap()), want.parse().unwrap());
         }
     }
 

@@ -1,7 +1,7 @@
 //! Seats: how many customers are served at once, in all and from one address.
 //!
 //! A seat is a guard ([`Seat`]) that frees itself when dropped, so no code path can leak
-//! one. The live map behind it (seat id to socket) is also how shutdown reaches every
+//! one. The seat map behind it (seat id to socket) is also how shutdown reaches every
 //! connected customer. The same guard holds one of its address's seats, so a script on
 //! one machine cannot take every seat of the shop (`--max-per-ip`).
 
@@ -18,11 +18,11 @@ use super::Context;
 /// default 1024 seats, so it takes sixteen machines running scripts to fill the shop.
 pub const DEFAULT_MAX_PER_IP: usize = 64;
 
-/// Everything the seats guard: the live connections, and how many come from each
+/// Everything the seats guard: the connected customers, and how many come from each
 /// address. Both change together, under one lock.
 #[derive(Default)]
-pub(super) struct Live {
-    /// Live connections by seat id. Its size is the seat count.
+pub(super) struct SeatMap {
+    /// Connected customers by seat id. Its size is the seat count.
     pub(super) streams: HashMap<u64, Arc<TcpStream>>,
     /// Seats taken per address; an address with none has no entry.
     per_ip: HashMap<IpAddr, usize>,
@@ -37,7 +37,7 @@ pub(super) enum NoSeat {
     AddressFull,
 }
 
-/// A seat for one live customer. Dropping it frees the seat.
+/// A seat for one connected customer. Dropping it frees the seat.
 pub(super) struct Seat {
     ctx: Arc<Context>,
     id: u64,
@@ -45,10 +45,10 @@ pub(super) struct Seat {
 }
 
 impl Context {
-    pub(super) fn lock_live(&self) -> MutexGuard<'_, Live> {
+    pub(super) fn lock_seats(&self) -> MutexGuard<'_, SeatMap> {
         // A panic elsewhere cannot leave the map half-updated, so a poisoned lock is
         // still safe to use.
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
+        self.seats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(super) fn take_seat(
@@ -59,17 +59,17 @@ impl Context {
         // An IPv4 customer of a dual-stack listener shows up as ::ffff:a.b.c.d; it is
         // the same machine as a.b.c.d.
         let ip = ip.to_canonical();
-        let mut live = self.lock_live();
-        if live.streams.len() >= self.config.max_clients {
+        let mut seats = self.lock_seats();
+        if seats.streams.len() >= self.config.max_clients {
             return Err(NoSeat::Full);
         }
-        let from_ip = live.per_ip.entry(ip).or_insert(0);
+        let from_ip = seats.per_ip.entry(ip).or_insert(0);
         if *from_ip >= self.config.max_per_ip {
             return Err(NoSeat::AddressFull);
         }
         *from_ip += 1;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        live.streams.insert(id, stream.clone());
+        seats.streams.insert(id, stream.clone());
         Ok(Seat {
             ctx: self.clone(),
             id,
@@ -80,17 +80,17 @@ impl Context {
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        let mut live = self.ctx.lock_live();
-        if let Some(n) = live.per_ip.get_mut(&self.ip) {
+        let mut seats = self.ctx.lock_seats();
+        if let Some(n) = seats.per_ip.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
-                live.per_ip.remove(&self.ip);
+                seats.per_ip.remove(&self.ip);
             }
         }
         // Taken out first, so the socket (if this was the last handle) closes after the
         // lock is released: no I/O under the lock.
-        let stream = live.streams.remove(&self.id);
-        drop(live);
+        let stream = seats.streams.remove(&self.id);
+        drop(seats);
         drop(stream);
     }
 }

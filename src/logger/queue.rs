@@ -1,19 +1,10 @@
-//! The log writer: log lines go through a bounded queue to one thread that writes them.
+//! The writer's queue: log lines and last words go through a bounded queue to one
+//! thread that writes them, so that no customer's thread ever waits for stderr.
 //!
-//! A thread that serves a customer must never wait for stderr. Stderr can stop for good:
-//! a terminal paused with Ctrl-S, a Windows console with text selected, a supervisor
-//! that never reads the pipe. Were log lines written where they happen, every customer
-//! would hang once the pipe is full, and so would the signal thread that is meant to
-//! close the shop. So [`QueueLogger`] only formats the message and offers it to a
-//! bounded queue; one writer thread ([`start`]) writes the queue to stderr.
-//!
-//! When the queue is full the line is dropped and counted, and once the writer gets
-//! going again it writes a line saying how many were lost. Text that must not be lost
+//! When the queue is full a line is dropped and counted, and once the writer gets going
+//! again it writes a line saying how many were lost. Text that must not be lost
 //! lightly, like the sales summary at exit, goes through [`Output::print`] and
 //! [`Output::flush`], which wait for room and for the writer, but only for a bounded time.
-//!
-//! The format is the plain `[time LEVEL] message` (the time in UTC, to the second), and
-//! `RUST_LOG` filters as it does for env_logger: the same parser ([`env_filter`]).
 
 use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
@@ -22,7 +13,9 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use log::{Level, Log, Metadata, Record};
+use log::Level;
+
+use super::clock::Clock;
 
 /// Most log lines waiting for the writer. A class of 50 connecting at once logs about a
 /// hundred lines; this rides out a burst of many times that while stderr is slow.
@@ -72,7 +65,7 @@ impl Message {
 
 /// Counters shared by everyone who queues and the writer.
 #[derive(Default)]
-struct Shared {
+struct Counters {
     /// Bytes of text in the queue.
     queued_bytes: AtomicUsize,
     /// Lines dropped since the writer last said so.
@@ -86,63 +79,18 @@ struct Shared {
 #[derive(Clone)]
 pub struct Output {
     tx: SyncSender<Message>,
-    shared: Arc<Shared>,
-}
-
-/// Why the logger could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    /// The writer thread could not be started.
-    #[error("cannot start the log writer thread: {0}")]
-    Thread(#[from] io::Error),
-    /// Another logger is already installed.
-    #[error("a logger is already installed")]
-    AlreadySet(#[from] log::SetLoggerError),
+    shared: Arc<Counters>,
 }
 
 /// Starts the writer thread on `out` and returns the way to feed it.
-pub fn start<W: Write + Send + 'static>(out: W) -> io::Result<Output> {
+pub(super) fn start<W: Write + Send + 'static>(out: W) -> io::Result<Output> {
     let (tx, rx) = mpsc::sync_channel(QUEUE_LINES);
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Counters::default());
     let writer_shared = shared.clone();
     thread::Builder::new()
         .name("log-writer".into())
         .spawn(move || write_queue(rx, out, &writer_shared))?;
     Ok(Output { tx, shared })
-}
-
-/// Installs a [`QueueLogger`] writing to stderr as the global logger. The filter comes
-/// from `RUST_LOG` (env_logger's syntax, e.g. `debug` or `snack_shop=info`), or
-/// `default_filter` when that is unset or empty.
-///
-/// Panic messages go through the queue too, at error level: the default panic hook
-/// writes stderr directly, so a thread panicking while stderr is stalled would hang
-/// there, holding its customer's seat.
-pub fn init(default_filter: &str) -> Result<Output, InitError> {
-    let spec = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|s| !s.trim().is_empty());
-    let filter = env_filter::Builder::new()
-        .parse(spec.as_deref().unwrap_or(default_filter))
-        .build();
-    let output = start(io::stderr())?;
-    let logger = QueueLogger::new(filter, output.clone());
-    let max = logger.filter.filter();
-    log::set_boxed_logger(Box::new(logger))?;
-    log::set_max_level(max);
-    let panics = output.clone();
-    std::panic::set_hook(Box::new(move |info| {
-        let thread = thread::current();
-        let name = thread.name().unwrap_or("<unnamed>");
-        let mut text = format!("thread '{name}' {info}");
-        // Captured only when RUST_BACKTRACE asks for it, as the default hook does.
-        let backtrace = std::backtrace::Backtrace::capture();
-        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-            text.push_str(&format!("\n{backtrace}"));
-        }
-        panics.line(Level::Error, text);
-    }));
-    Ok(output)
 }
 
 impl Output {
@@ -250,38 +198,8 @@ impl Output {
     }
 }
 
-/// A [`log::Log`] that filters like env_logger and hands each line to the writer's
-/// queue. Logging costs a format and a queue push; it never waits for stderr.
-pub struct QueueLogger {
-    filter: env_filter::Filter,
-    output: Output,
-}
-
-impl QueueLogger {
-    /// A logger passing what `filter` lets through to `output`.
-    pub fn new(filter: env_filter::Filter, output: Output) -> QueueLogger {
-        QueueLogger { filter, output }
-    }
-}
-
-impl Log for QueueLogger {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        self.filter.enabled(metadata)
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if self.filter.matches(record) {
-            self.output.line(record.level(), record.args().to_string());
-        }
-    }
-
-    /// Does nothing: waiting here could block on a stalled stderr. Callers that need the
-    /// text out use [`Output::flush`], which waits a bounded time.
-    fn flush(&self) {}
-}
-
 /// The writer thread: writes the queue to `out` until every sender is gone.
-fn write_queue<W: Write>(rx: Receiver<Message>, out: W, shared: &Shared) {
+fn write_queue<W: Write>(rx: Receiver<Message>, out: W, shared: &Counters) {
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     let mut clock = Clock::default();
     let mut waiting = Vec::new();
@@ -330,39 +248,15 @@ fn write_queue<W: Write>(rx: Receiver<Message>, out: W, shared: &Shared) {
     }
 }
 
-/// Formats times as RFC 3339 UTC seconds (`2026-11-25T16:27:38Z`, as env_logger's
-/// `timestamp_seconds` did), reusing the text while the second stays the same.
-#[derive(Default)]
-struct Clock {
-    second: Option<u64>,
-    text: String,
-}
-
-impl Clock {
-    fn format(&mut self, at: SystemTime) -> &str {
-        let second = at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if self.second != Some(second) {
-            self.second = Some(second);
-            self.text = match jiff::Timestamp::try_from(at) {
-                Ok(ts) => format!("{ts:.0}"),
-                Err(_) => format!("@{second}"),
-            };
-        }
-        &self.text
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::sync::{Condvar, Mutex};
 
     /// A writer that blocks every write until opened, like a pipe nobody reads, and
     /// keeps what it was given.
     #[derive(Clone, Default)]
-    struct Gate {
+    pub(crate) struct Gate {
         state: Arc<(Mutex<GateState>, Condvar)>,
     }
 
@@ -370,11 +264,11 @@ mod tests {
     type GateState = (bool, Vec<u8>);
 
     impl Gate {
-        fn open(&self) {
+        pub(crate) fn open(&self) {
             self.state.0.lock().unwrap().0 = true;
             self.state.1.notify_all();
         }
-        fn text(&self) -> String {
+        pub(crate) fn text(&self) -> String {
             String::from_utf8(self.state.0.lock().unwrap().1.clone()).unwrap()
         }
     }
@@ -391,60 +285,14 @@ mod tests {
         }
     }
 
-    fn logger(spec: &str, output: &Output) -> QueueLogger {
-        QueueLogger::new(
-            env_filter::Builder::new().parse(spec).build(),
-            output.clone(),
-        )
-    }
-
-    fn log(logger: &QueueLogger, level: Level, target: &str, text: &str) {
-        logger.log(
-            &Record::builder()
-                .level(level)
-                .target(target)
-                .args(format_args!("{text}"))
-                .build(),
-        );
-    }
-
-    #[test]
-    fn lines_keep_the_plain_format_and_the_filter() {
-        let gate = Gate::default();
-        gate.open();
-        let output = start(gate.clone()).unwrap();
-        let logger = logger("info,noisy=error", &output);
-        log(&logger, Level::Info, "snack_shop::server", "one");
-        log(&logger, Level::Debug, "snack_shop::server", "hidden");
-        log(&logger, Level::Warn, "noisy", "hidden too");
-        log(&logger, Level::Error, "noisy", "two");
-        assert!(output.print("summary:\n  x\n".into(), Duration::from_secs(5)));
-        assert!(output.flush(Duration::from_secs(5)));
-        let text = gate.text();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 4, "{text}");
-        for (line, want) in lines[..2].iter().zip(["INFO] one", "ERROR] two"]) {
-            let (stamp, rest) = line[1..].split_once(' ').unwrap();
-            assert_eq!(rest, want);
-            // 2026-11-25T16:27:38Z
-            assert_eq!(stamp.len(), 20, "{line}");
-            assert!(
-                stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
-                "{line}"
-            );
-        }
-        assert_eq!(&lines[2..], ["summary:", "  x"]);
-    }
-
     #[test]
     fn a_stalled_writer_drops_and_counts_and_never_blocks() {
         let gate = Gate::default();
         let output = start(gate.clone()).unwrap();
-        let logger = logger("debug", &output);
         let sent = QUEUE_LINES + BATCH + 1000;
         let started = Instant::now();
         for i in 0..sent {
-            log(&logger, Level::Info, "t", &format!("line {i}"));
+            output.line(Level::Info, format!("line {i}"));
         }
         // Nothing waited for the stalled writer (generous: this is about not blocking).
         assert!(started.elapsed() < Duration::from_secs(5));
@@ -476,7 +324,7 @@ mod tests {
             .collect();
         assert!(numbers.windows(2).all(|w| w[0] < w[1]));
         // Once drained, logging works again and nothing more is reported dropped.
-        log(&logger, Level::Info, "t", "after");
+        output.line(Level::Info, "after".into());
         assert!(output.flush(Duration::from_secs(5)));
         assert!(gate.text().ends_with("] after\n"));
     }
