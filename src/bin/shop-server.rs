@@ -16,8 +16,7 @@ use clap::Parser;
 use clap::builder::RangedU64ValueParser;
 use log::info;
 
-use snack_shop::live::Hub;
-use snack_shop::live::web;
+use snack_shop::live::{self, Hub};
 use snack_shop::logger::{self, Output};
 use snack_shop::sale::{self, Durability};
 use snack_shop::server::{self, Config, Server};
@@ -255,7 +254,7 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     };
     let reloader = Reloader::new(args.goods.as_deref(), args.encoding);
     let reload_shop = shop.clone();
-    let web_addr = args.web.as_deref().map(web::parse_addr).transpose();
+    let web_addr = args.web.as_deref().map(live::parse_addr).transpose();
     let web_addr = web_addr.with_context(|| format!("bad --web address {:?}", args.web))?;
     let hub = web_addr.map(|_| Hub::new(shop.clone(), args.encoding));
     let config = Config {
@@ -276,7 +275,7 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     let addr = server
         .local_addr()
         .context("cannot read the listening address")?;
-    let reachable = web::reachable(addr);
+    let reachable = live::reachable(addr);
     if addr.ip().is_unspecified() {
         let list: Vec<String> = reachable.iter().map(ToString::to_string).collect();
         info!("学生连接地址 students connect to: {}", list.join(", "));
@@ -284,7 +283,7 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     let view = match (web_addr, hub) {
         (Some(web_addr), Some(hub)) => {
             hub.set_addresses(reachable.into_iter().map(|r| (r.addr, r.interface)));
-            let view = web::start(web_addr, hub)
+            let view = live::start(web_addr, hub)
                 .with_context(|| format!("cannot serve the live view on {web_addr}"))?;
             Some(view)
         }
@@ -322,7 +321,7 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
         .as_ref()
         .filter(|v| v.local_addr().ip().is_unspecified())
     {
-        for r in web::reachable(view.local_addr()) {
+        for r in live::reachable(view.local_addr()) {
             info!("live view also at {}", view.url_at(r.addr));
         }
     }

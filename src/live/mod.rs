@@ -2,17 +2,26 @@
 //! what each customer sent (bytes, text, 半包 and 粘包), the shop's replies, sales and
 //! alerts.
 //!
-//! The shop side: each connection thread reports through a [`Tap`] (`tap`), which never
-//! waits; the `hub` keeps bounded copies (`message`, `ring`), and `state` assembles the
-//! JSON when a viewer asks. The viewer side is the HTTP server in `web`.
+//! Two halves that meet only in the [`Hub`]:
+//!
+//! - the shop side: each connection thread reports through a [`Tap`] (`tap`), which
+//!   never waits; the `hub` keeps bounded copies (`message`, `ring`), and `state`
+//!   assembles the JSON when a viewer asks;
+//! - the viewer side: a small read-only HTTP server (`server`: accept loop and viewer
+//!   limits; `site`: the routes, the token and the page `page.*`; `http`: the
+//!   protocol plumbing). `addresses` lists where students can connect.
 
-pub mod web;
-
+mod addresses;
+mod http;
 mod hub;
 mod message;
 mod ring;
+mod server;
+mod site;
 mod state;
 mod tap;
 
+pub use addresses::{Reachable, reachable};
 pub use hub::Hub;
+pub use server::{LiveView, parse_addr, start};
 pub use tap::Tap;
