@@ -60,3 +60,52 @@ impl Ring {
         std::mem::take(&mut self.entries)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::hub::tests::{NEWLINE, peer};
+    use crate::live::message::{Clip, Said};
+    use crate::shop::session::Reply;
+
+    fn entry(n: u16) -> Entry {
+        Entry {
+            peer: peer(n),
+            said: Said {
+                at_ns: u64::from(n),
+                raw: Clip::bytes(b"x"),
+                text: None,
+                charset: None,
+                frame: NEWLINE,
+            },
+            reply: Reply::Unknown,
+        }
+    }
+
+    #[test]
+    fn only_messages_no_viewer_saw_are_pushed_out_unseen() {
+        let mut ring = Ring::default();
+        for n in 0..RING as u16 {
+            assert!(!ring.push(entry(n)), "room left");
+        }
+        assert!(ring.push(entry(100)), "the oldest, never looked at");
+        let firsts: Vec<u16> = ring.look().map(|e| e.peer.port()).collect();
+        assert_eq!(firsts.len(), RING);
+        assert_eq!((firsts[0], firsts[RING - 1]), (1, 100), "oldest first");
+        for n in 0..RING as u16 {
+            assert!(!ring.push(entry(n)), "each pushed out one was seen");
+        }
+        assert!(ring.push(entry(200)), "the first pushed after the look");
+        assert_eq!(ring.take().len(), RING);
+        assert_eq!(ring.look().count(), 0);
+    }
+
+    #[test]
+    fn bounded_buffers_push_out_the_oldest() {
+        let mut buf = VecDeque::new();
+        for n in 0..5 {
+            push_bounded(&mut buf, 3, n);
+        }
+        assert_eq!(buf, [2, 3, 4]);
+    }
+}
