@@ -12,7 +12,7 @@ use log::info;
 
 use super::{Config, Server};
 use crate::live::Hub;
-use crate::live::web::{self, LiveView};
+use crate::live::{self, LiveView};
 use crate::logger::Output;
 use crate::sale::{self, Durability, LedgerError};
 use crate::shop::catalog::{Catalog, CatalogError};
@@ -130,7 +130,7 @@ pub fn run(settings: Settings, output: &Output) -> Result<(), AppError> {
     };
     let reloader = Reloader::new(settings.goods.as_deref(), encoding);
     let reload_shop = shop.clone();
-    let web_addr = settings.web.as_deref().map(web::parse_addr).transpose();
+    let web_addr = settings.web.as_deref().map(live::parse_addr).transpose();
     let web_addr = web_addr.map_err(|source| AppError::WebAddress {
         given: settings.web.clone(),
         source,
@@ -139,7 +139,7 @@ pub fn run(settings: Settings, output: &Output) -> Result<(), AppError> {
     config.live = hub.clone();
     let server = Server::new(listener, shop.clone(), config).map_err(AppError::Start)?;
     let addr = server.local_addr().map_err(AppError::LocalAddr)?;
-    let reachable = web::reachable(addr);
+    let reachable = live::reachable(addr);
     if addr.ip().is_unspecified() {
         let list: Vec<String> = reachable.iter().map(ToString::to_string).collect();
         info!("学生连接地址 students connect to: {}", list.join(", "));
@@ -147,7 +147,7 @@ pub fn run(settings: Settings, output: &Output) -> Result<(), AppError> {
     let view = match (web_addr, hub) {
         (Some(web_addr), Some(hub)) => {
             hub.set_addresses(reachable.into_iter().map(|r| (r.addr, r.interface)));
-            let view = web::start(web_addr, hub).map_err(|source| AppError::LiveView {
+            let view = live::start(web_addr, hub).map_err(|source| AppError::LiveView {
                 addr: web_addr,
                 source,
             })?;
@@ -191,7 +191,7 @@ fn announce(addr: SocketAddr, view: Option<&LiveView>) -> io::Result<()> {
     }
     stdout.flush()?;
     if let Some(view) = view.filter(|v| v.local_addr().ip().is_unspecified()) {
-        for r in web::reachable(view.local_addr()) {
+        for r in live::reachable(view.local_addr()) {
             info!("live view also at {}", view.url_at(r.addr));
         }
     }

@@ -1,0 +1,228 @@
+//! Just enough HTTP/1.1 for a read-only page: one request per connection, read within
+//! a deadline and a size limit, answered with `Connection: close`.
+//!
+//! Plain `std::net`, no HTTP crate: GET-only and `Connection: close` fit in this file.
+//! It knows nothing of the shop; the routes are the caller's.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// How long a viewer may take to send its request, and to take each part of the reply.
+pub(super) const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a viewer may take to read the whole reply. Per-write timeouts alone would
+/// let a viewer that reads a byte now and then hold its thread for ever.
+pub(super) const REPLY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The longest request head we read. Browsers send well under 2 KiB.
+pub(super) const MAX_REQUEST: usize = 8 * 1024;
+
+/// The most [`write_within`] hands the socket at once.
+const WRITE_PIECE: usize = 64 * 1024;
+
+/// A parsed request line.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct HttpRequest<'a> {
+    pub(super) method: &'a str,
+    pub(super) path: &'a str,
+    /// The `token` query parameter, if given.
+    pub(super) token: Option<&'a str>,
+}
+
+/// A whole response: status, content type, body and an optional
+/// Content-Security-Policy.
+pub(super) struct HttpResponse {
+    pub(super) status: u16,
+    pub(super) reason: &'static str,
+    pub(super) content_type: &'static str,
+    pub(super) body: Vec<u8>,
+    pub(super) csp: Option<String>,
+}
+
+/// Reads one request from `stream`, answers it with `route`'s response, and
+/// half-closes; the connection then closes.
+pub(super) fn answer(
+    stream: &TcpStream,
+    route: impl FnOnce(&HttpRequest) -> HttpResponse,
+) -> io::Result<()> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut head = [0u8; MAX_REQUEST];
+    let len = read_head(stream, &mut head)?;
+    let response = match std::str::from_utf8(&head[..len]).ok().and_then(parse) {
+        None => HttpResponse::text(400, "Bad Request", "请求格式不对 (bad request)"),
+        Some(request) => route(&request),
+    };
+    let head_only = head.starts_with(b"HEAD ");
+    response.write(stream, head_only)?;
+    // Half-close so the reply is not cut off by a reset over unread request bytes.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    Ok(())
+}
+
+/// Tells a client over the limits to come back later, without ever waiting for it.
+pub(super) fn busy(stream: &TcpStream) {
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut stream = stream;
+    let _ = stream.write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\
+          Retry-After: 1\r\nConnection: close\r\n\r\n",
+    );
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    // So that a request already here does not turn the close into a reset that loses
+    // the 503.
+    crate::wire::linger::read_away_arrived(stream);
+}
+
+/// Reads until the end of the request head (a blank line), the buffer is full, or the
+/// viewer stops sending. Returns the number of bytes read.
+fn read_head(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut len = 0;
+    while len < buf.len() {
+        if Instant::now() > deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        match stream.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    Ok(len)
+}
+
+/// Parses the request line: `GET /path?token=... HTTP/1.1`.
+fn parse(head: &str) -> Option<HttpRequest<'_>> {
+    let line = head.lines().next()?;
+    let mut parts = line.split(' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    if !version.starts_with("HTTP/1.") || parts.next().is_some() {
+        return None;
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let token = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="));
+    Some(HttpRequest {
+        method,
+        path,
+        token,
+    })
+}
+
+impl HttpResponse {
+    /// A plain-text response.
+    pub(super) fn text(status: u16, reason: &'static str, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            reason,
+            content_type: "text/plain; charset=utf-8",
+            body: body.as_bytes().to_vec(),
+            csp: None,
+        }
+    }
+
+    fn write(&self, stream: &TcpStream, head_only: bool) -> io::Result<()> {
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+             Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
+             Referrer-Policy: no-referrer\r\nConnection: close\r\n",
+            self.status,
+            self.reason,
+            self.content_type,
+            self.body.len()
+        );
+        if let Some(csp) = &self.csp {
+            out.push_str("Content-Security-Policy: ");
+            out.push_str(csp);
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        let mut bytes = out.into_bytes();
+        if !head_only {
+            bytes.extend_from_slice(&self.body);
+        }
+        write_within(stream, &bytes, Instant::now() + REPLY_DEADLINE)
+    }
+}
+
+/// Writes all of `bytes` unless `deadline` passes first. Each write also waits at most
+/// the stream's write timeout, so this returns soon after the deadline.
+fn write_within(mut stream: &TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    while !bytes.is_empty() {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the viewer took too long to read the reply",
+            ));
+        }
+        // In pieces: one write of a large buffer blocks until all of it is taken or the
+        // write timeout passes, however long the deadline has been gone.
+        match stream.write(&bytes[..bytes.len().min(WRITE_PIECE)]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::thread;
+
+    #[test]
+    fn request_lines() {
+        let get = |path, token| {
+            Some(HttpRequest {
+                method: "GET",
+                path,
+                token,
+            })
+        };
+        assert_eq!(parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), get("/", None));
+        assert_eq!(
+            parse("GET /api/state?x=1&token=abc HTTP/1.1\r\n\r\n"),
+            get("/api/state", Some("abc"))
+        );
+        assert_eq!(parse("GET /\r\n\r\n"), None);
+        assert_eq!(parse(""), None);
+        assert_eq!(parse("GET / HTTP/1.1 extra\r\n"), None);
+    }
+
+    #[test]
+    fn a_viewer_that_reads_a_trickle_is_given_up_on_at_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut viewer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        // Reads 64 KiB every 10 ms: each write makes progress well within its timeout,
+        // but 64 MiB would take ten seconds.
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while matches!(viewer.read(&mut buf), Ok(n) if n > 0) {
+                thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let body = vec![b'x'; 64 << 20];
+        let started = Instant::now();
+        let err = write_within(&stream, &body, started + Duration::from_millis(500)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
