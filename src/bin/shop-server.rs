@@ -26,7 +26,7 @@ use snack_shop::shop::reload::Reloader;
 use snack_shop::shop::{Shop, sales_report};
 use snack_shop::signals::{self, Event, Signal};
 use snack_shop::wire::codec::WireEncoding;
-use snack_shop::wire::protocol::{MAX_LINE, MESSAGE_TIMEOUT};
+use snack_shop::wire::{MAX_LINE, MESSAGE_TIMEOUT};
 
 /// Upper bound of `--max-line`. A connection holds up to one partial message, so this
 /// times `--max-clients` bounds the memory customers can make the server hold (64 MiB

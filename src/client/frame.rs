@@ -1,7 +1,7 @@
 //! Framing of what the server sends: raw bytes in, one bounded message at a time out.
 //!
 //! A message ends at `\n` (a `\r` before it is dropped), after a quiet pause (servers
-//! that send no newline, see [`crate::wire::protocol::FLUSH_AFTER`]), or at the end of the
+//! that send no newline, see [`crate::wire::frame::FLUSH_AFTER`]), or at the end of the
 //! stream. Each byte is looked at once, and no message grows past [`MAX_MESSAGE`]:
 //! the first `MAX_MESSAGE` bytes of a longer one are shown, the rest is counted and
 //! dropped until the message ends. So a server that floods without newlines costs the

@@ -34,7 +34,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::wire::codec::{self, Charset, StreamDecoder};
-use crate::wire::protocol::{self, FLUSH_AFTER};
+use crate::wire::{self, FLUSH_AFTER};
 use frame::{End, Frame, Framer};
 use hints::Hint;
 use names::Names;
@@ -510,7 +510,7 @@ impl<'a> Controller<'a> {
                 }
                 Ok(Sent::Yes)
             }
-            Err(e) if protocol::is_timeout(&e) => {
+            Err(e) if wire::is_timeout(&e) => {
                 let _ = self.stream.shutdown(Shutdown::Both);
                 Ok(Sent::Failed(Ending::SendStalled(self.opts.send_timeout)))
             }
@@ -614,7 +614,7 @@ fn read_server(mut stream: TcpStream, charset: Charset, eol: Eol, events: &SyncS
         let n = match stream.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if protocol::is_timeout(&e) => {
+            Err(e) if wire::is_timeout(&e) => {
                 // A quiet pause ends a message that came without a newline.
                 let mut alive = true;
                 framer.flush(&mut |f| alive = alive && deliver(f, events));

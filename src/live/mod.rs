@@ -36,7 +36,7 @@ use crate::shop::Shop;
 use crate::shop::catalog::Price;
 use crate::shop::session::Reply;
 use crate::wire::codec::{self, Charset, WireEncoding};
-use crate::wire::protocol::{FrameEnd, FrameInfo};
+use crate::wire::{FrameEnd, FrameInfo};
 
 /// Messages in the feed. A projector shows a screenful; more is history nobody reads.
 pub const FEED_LEN: usize = 100;

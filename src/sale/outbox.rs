@@ -39,7 +39,7 @@ use log::{debug, warn};
 use crate::live::Tap;
 use crate::shop::session::Reply;
 use crate::wire::codec::Charset;
-use crate::wire::protocol::{self, Courier};
+use crate::wire::courier::Courier;
 
 /// True where the committer can send replies: where a socket has a send that does not
 /// wait ([`Courier::try_send`], `MSG_DONTWAIT`). Elsewhere the connection thread waits for
@@ -188,7 +188,7 @@ impl Outbox {
                 let charset = slot.charset;
                 slot.line.clear();
                 let text = Reply::NotRecorded.to_string();
-                protocol::encode_line(&text, charset, &mut slot.line);
+                crate::wire::encode_line(&text, charset, &mut slot.line);
             }
             // Sent with the lock released: the connection thread may meanwhile say it
             // is waiting for a message, but it does not touch the line.
@@ -338,7 +338,7 @@ mod tests {
 
     fn not_recorded_gbk() -> Vec<u8> {
         let mut line = Vec::new();
-        protocol::encode_line(&Reply::NotRecorded.to_string(), Charset::Gbk, &mut line);
+        crate::wire::encode_line(&Reply::NotRecorded.to_string(), Charset::Gbk, &mut line);
         line
     }
 

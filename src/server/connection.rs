@@ -1,6 +1,6 @@
 //! One customer's connection, from greeting to goodbye.
 //!
-//! This is the glue between the layers: frames from [`crate::wire::protocol`], text from
+//! This is the glue between the layers: frames from [`crate::wire::frame`], text from
 //! [`crate::wire::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as text
 //! for [`LineWriter`] to send as a line. It takes any [`Source`] and any [`Sink`], so
 //! tests can run it over byte slices.
@@ -17,7 +17,7 @@ use crate::sale::outbox::{Outbox, Outcome};
 use crate::shop::session::{BOUGHT_PREFIX, Reply, Request, Session};
 use crate::shop::words;
 use crate::wire::codec::{self, Charset, Phrase, WireEncoding};
-use crate::wire::protocol::{self, Frame, FrameError, FrameReader, LineWriter, Sink, Source};
+use crate::wire::{Frame, FrameError, FrameReader, LineWriter, Sink, Source, auto};
 
 /// How a conversation ended, when it ended in an orderly way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +177,7 @@ impl<W: Sink> ReplyWriter<W> {
             // is megabytes (issue 10, item 8).
             let line = greeting.line(charset, |text| {
                 let mut line = Vec::new();
-                protocol::encode_line(text, charset, &mut line);
+                crate::wire::encode_line(text, charset, &mut line);
                 line
             });
             return self.lines.write_encoded_line(&line);
@@ -203,7 +203,7 @@ impl<W: Sink> ReplyWriter<W> {
 /// view's ear ([`Tap::off`] without a live view, and in tests).
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
-/// [`crate::wire::protocol::is_disconnect`] for the errors that are just a vanished customer.
+/// [`crate::wire::stream::is_disconnect`] for the errors that are just a vanished customer.
 pub fn converse<S: Source, W: Sink>(
     frames: &mut FrameReader<S>,
     out: &mut ReplyWriter<W>,
@@ -269,7 +269,7 @@ pub fn converse<S: Source, W: Sink>(
 struct MessageReader {
     wire: WireEncoding,
     /// The charset of the conversation so far: the greeting's at first. Under `auto`
-    /// each message with evidence of its charset changes it (see [`codec::decide_auto`]);
+    /// each message with evidence of its charset changes it (see [`auto::decide_auto`]);
     /// in a fixed mode it never changes.
     current: Charset,
     /// Decode buffers, reused for every message: a purchase allocates nothing.
@@ -305,7 +305,7 @@ impl MessageReader {
         peer: &dyn fmt::Display,
     ) -> (Reply, Charset) {
         let decoded = match self.wire {
-            WireEncoding::Auto => codec::decide_auto(
+            WireEncoding::Auto => auto::decide_auto(
                 bytes,
                 self.current,
                 |t| session.knows(t),
@@ -347,7 +347,7 @@ impl MessageReader {
     }
 
     /// The wrong-encoding hint for `bytes`, in the charset the customer used, if they
-    /// read as a request in the other charset. See [`codec::wrong_charset`].
+    /// read as a request in the other charset. See [`auto::wrong_charset`].
     fn hint(
         &mut self,
         bytes: &[u8],
@@ -355,7 +355,7 @@ impl MessageReader {
         peer: &dyn fmt::Display,
     ) -> Option<(Reply, Charset)> {
         let expected = self.current;
-        let sent = codec::wrong_charset(bytes, expected, |t| session.knows(t), &mut self.scratch)?;
+        let sent = auto::wrong_charset(bytes, expected, |t| session.knows(t), &mut self.scratch)?;
         let meant = match Request::parse(&self.scratch) {
             Request::Buy(name) => name,
             Request::Bye => words::BYE,
@@ -411,7 +411,7 @@ mod tests {
     use super::*;
     use crate::shop::Shop;
     use crate::shop::catalog::{Catalog, EMBEDDED, Price};
-    use crate::wire::protocol::Limits;
+    use crate::wire::Limits;
 
     fn run(input: &[u8], wire: WireEncoding, closing: bool) -> (Vec<u8>, End) {
         let shop = Shop::new(Catalog::parse(EMBEDDED, "t", wire).unwrap());

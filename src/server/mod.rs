@@ -39,7 +39,7 @@ use crate::sale::outbox::Outbox;
 use crate::shop::Shop;
 use crate::shop::session::{Reply, Session};
 use crate::wire::codec::WireEncoding;
-use crate::wire::protocol::{self, FrameReader, Limits};
+use crate::wire::{self, FrameReader, Limits};
 use connection::ReplyWriter;
 
 pub mod connection;
@@ -136,12 +136,12 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_per_ip: DEFAULT_MAX_PER_IP,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
-            message_timeout: Some(protocol::MESSAGE_TIMEOUT),
+            message_timeout: Some(wire::MESSAGE_TIMEOUT),
             write_timeout: WRITE_TIMEOUT,
             thread_cache: DEFAULT_THREAD_CACHE,
             parked_lifetime: PARKED_THREAD_LIFETIME,
             stack_size: DEFAULT_STACK_SIZE,
-            max_line: protocol::MAX_LINE,
+            max_line: wire::MAX_LINE,
             live: None,
         }
     }
@@ -251,7 +251,7 @@ impl Server {
             match accepted {
                 Ok((stream, peer)) => ctx.admit(stream, peer),
                 // No customer within the idle timeout (see `Server::new`).
-                Err(e) if e.kind() == io::ErrorKind::Interrupted || protocol::is_timeout(&e) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted || wire::is_timeout(&e) => {}
                 Err(e) => {
                     // EMFILE and friends: log, wait for descriptors to free up, go on.
                     warn!("accept failed: {e}; retrying in {ACCEPT_BACKOFF:?}");
@@ -402,12 +402,12 @@ impl Context {
                 debug!("{peer} connection ended at shutdown: {e}");
                 info!("{peer} left (cut at shutdown) after {secs:.1}s, spent {spent}");
             }
-            Err(e) if protocol::is_disconnect(&e) => {
+            Err(e) if wire::is_disconnect(&e) => {
                 // How many clients (Windows above all) hang up: details at debug level.
                 debug!("{peer} disconnected abruptly: {e}");
                 info!("{peer} left (hung up) after {secs:.1}s, spent {spent}");
             }
-            Err(e) if protocol::is_timeout(&e) => {
+            Err(e) if wire::is_timeout(&e) => {
                 warn!(
                     "{peer} dropped: a reply could not be sent within {:?}; after {secs:.1}s, spent {spent}",
                     self.config.write_timeout
