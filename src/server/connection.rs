@@ -1,6 +1,6 @@
 //! One customer's connection, from greeting to goodbye.
 //!
-//! This is the glue between the layers: frames from [`crate::wire::frame`], text from
+//! This is the glue between the layers: frames from `wire::frame`, text from
 //! [`crate::wire::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as text
 //! for [`LineWriter`] to send as a line. It takes any [`Source`] and any [`Sink`], so
 //! tests can run it over byte slices.
@@ -203,7 +203,7 @@ impl<W: Sink> ReplyWriter<W> {
 /// view's ear ([`Tap::off`] without a live view, and in tests).
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
-/// [`crate::wire::stream::is_disconnect`] for the errors that are just a vanished customer.
+/// `wire::is_disconnect` for the errors that are just a vanished customer.
 pub fn converse<S: Source, W: Sink>(
     frames: &mut FrameReader<S>,
     out: &mut ReplyWriter<W>,

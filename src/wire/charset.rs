@@ -62,7 +62,7 @@ pub enum WireEncoding {
     /// UTF-8 both ways.
     Utf8,
     /// Greet in GBK, then answer each message in the charset it arrived in, decided
-    /// per message by [`decide_auto`] and remembered per connection.
+    /// per message by `auto::decide_auto` and remembered per connection.
     Auto,
 }
 

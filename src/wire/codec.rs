@@ -52,9 +52,9 @@ pub fn decode_strict_into(bytes: &[u8], charset: Charset, out: &mut String) -> b
 
 /// Decodes one whole message on its own, without a connection: in the charset of a
 /// fixed `wire`, or, with [`WireEncoding::Auto`], by the server's rule
-/// ([`decide_auto`]) for a first message that names nothing: valid in only one
+/// (`auto::decide_auto`) for a first message that names nothing: valid in only one
 /// charset, that one; valid in both, GBK, the greeting's. For tests and tools; the
-/// server keeps per-connection state and calls [`decide_auto`] itself.
+/// server keeps per-connection state and calls `auto::decide_auto` itself.
 pub fn decode(bytes: &[u8], wire: WireEncoding) -> Result<(String, Charset), DecodeError> {
     let mut text = String::new();
     let charset = match wire {

@@ -2,13 +2,13 @@
 //! UTF-8 without silent substitution, and closing politely. Nothing here knows the shop:
 //! no item, price or reply; everything above `wire` works with `&str`.
 //!
-//! - [`frame`]: a byte stream in, one message at a time out (粘包, the pause rule, the
-//!   deadlines); [`stream`]: the [`Source`] and [`Sink`] it reads and writes through.
-//! - [`line`]: text in, encoded lines out.
-//! - [`charset`]: GBK, UTF-8 and `--encoding`; [`codec`]: strict decoding and encoding;
-//!   [`auto`]: which charset a message is in when both readings are valid.
-//! - [`linger`]: the lingering close.
-//! - [`courier`]: a non-blocking send for the outbox only.
+//! - `frame.rs`: a byte stream in, one message at a time out (粘包, the pause rule, the
+//!   deadlines); `stream.rs`: the [`Source`] and `Sink` it reads and writes through.
+//! - `line.rs`: text in, encoded lines out.
+//! - `charset.rs`: GBK, UTF-8 and `--encoding`; [`codec`]: strict decoding and
+//!   encoding; `auto.rs`: which charset a message is in when both readings are valid.
+//! - `linger.rs`: the lingering close.
+//! - `courier.rs`: a non-blocking send, for the outbox only.
 
 pub(crate) mod auto;
 pub(crate) mod charset;
@@ -21,10 +21,10 @@ pub(crate) mod stream;
 
 pub use charset::{Charset, WireEncoding};
 pub use frame::{
-    Frame, FrameEnd, FrameError, FrameInfo, FrameReader, Limits, MAX_LINE, MESSAGE_TIMEOUT,
+    FLUSH_AFTER, Frame, FrameEnd, FrameError, FrameInfo, FrameReader, Limits, MAX_LINE,
+    MESSAGE_TIMEOUT,
 };
 pub use stream::Source;
 
-pub(crate) use frame::FLUSH_AFTER;
 pub(crate) use line::{LineWriter, encode_line};
 pub(crate) use stream::{Sink, is_disconnect, is_timeout};
