@@ -5,15 +5,13 @@ use std::io;
 use std::sync::mpsc::SyncSender;
 
 use super::hints::Hint;
-#[cfg(doc)]
-use super::pieces;
 
 /// Things the controller reacts to.
 #[derive(Debug)]
 pub enum Incoming {
     /// A message from the server, decoded and sanitized.
     Server(String),
-    /// The first [`MAX_MESSAGE`](pieces::MAX_MESSAGE) bytes of an over-long message.
+    /// The first [`MAX_MESSAGE`](super::pieces::MAX_MESSAGE) bytes of an over-long message.
     Cut(String),
     /// An over-long message ended; this many bytes of it were dropped.
     Dropped(u64),

@@ -21,7 +21,7 @@ pub const QUIET_BEFORE_CLOSE: Duration = Duration::from_secs(1);
 pub const MAX_TYPED_AHEAD: usize = 64;
 /// On a terminal, how long after the user left (Ctrl-D, Ctrl-C) the client still shows
 /// what the server sends. Without it a server that never goes quiet for
-/// [`QUIET_BEFORE_CLOSE`] (a flood, or a notice every half second) would keep a user
+/// `QUIET_BEFORE_CLOSE` (a flood, or a notice every half second) would keep a user
 /// who asked to leave.
 pub const LEAVE_WITHIN: Duration = Duration::from_secs(2);
 

@@ -1,7 +1,7 @@
 //! Splitting what the server sends: raw bytes in, one bounded message at a time out.
 //!
 //! A message ends at `\n` (a `\r` before it is dropped), after a quiet pause (servers
-//! that send no newline, see [`crate::wire::frame::FLUSH_AFTER`]), or at the end of the
+//! that send no newline, see [`crate::wire::FLUSH_AFTER`]), or at the end of the
 //! stream. Each byte is looked at once, and no message grows past [`MAX_MESSAGE`]:
 //! the first `MAX_MESSAGE` bytes of a longer one are shown, the rest is counted and
 //! dropped until the message ends. So a server that floods without newlines costs the
@@ -63,7 +63,7 @@ impl Splitter {
         !self.buf.is_empty() || self.dropping.is_some()
     }
 
-    /// Feeds received bytes; calls `emit` for every frame they complete.
+    /// Feeds received bytes; calls `emit` for every piece they complete.
     pub fn push(&mut self, mut bytes: &[u8], emit: &mut impl FnMut(Piece)) {
         while !bytes.is_empty() {
             let newline = bytes.iter().position(|&b| b == b'\n');

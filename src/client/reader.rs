@@ -15,8 +15,9 @@ use super::sanitize::sanitize;
 use crate::wire::codec::{Charset, StreamDecoder};
 use crate::wire::{self, FLUSH_AFTER};
 
-/// Server events queued for the display. With [`MAX_MESSAGE`](super::pieces::MAX_MESSAGE) per message this
-/// bounds the queue to a few MiB; when it is full the reader stops reading.
+/// Server events queued for the display. With
+/// [`MAX_MESSAGE`](super::pieces::MAX_MESSAGE) per message this bounds the queue to a
+/// few MiB; when it is full the reader stops reading.
 pub const SERVER_QUEUE: usize = 16;
 
 /// Starts the reader thread for `stream` and returns the event queue it feeds.
@@ -32,7 +33,7 @@ pub fn start_reader(stream: &TcpStream, opts: &Options) -> io::Result<(Inbox, Re
     Ok((events, rx))
 }
 
-/// The reader thread: frames, decodes and sanitizes what the server sends. Blocks
+/// The reader thread: splits, decodes and sanitizes what the server sends. Blocks
 /// (and so stops reading) whenever the controller's queue is full.
 fn read_server(mut stream: TcpStream, charset: Charset, eol: Eol, events: &SyncSender<Incoming>) {
     let mut splitter = Splitter::default();
