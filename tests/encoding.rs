@@ -21,7 +21,7 @@ use snack_shop::shop::Shop;
 use snack_shop::shop::catalog::{Catalog, EMBEDDED};
 use snack_shop::shop::session::Session;
 use snack_shop::wire::codec::{self, Charset, WireEncoding};
-use snack_shop::wire::protocol::{FrameReader, Limits};
+use snack_shop::wire::{FrameReader, Limits};
 use support::{Customer, GREETING, ShopServer, gbk};
 
 const UNKNOWN: &str = "抱歉,您购买的商品目前没有,请选购其他的。";

@@ -17,7 +17,7 @@ use snack_shop::shop::Shop;
 use snack_shop::shop::catalog::{Catalog, Price};
 use snack_shop::shop::{Reply, Request, Session};
 use snack_shop::wire::codec::{self, Charset, WireEncoding};
-use snack_shop::wire::protocol::{Frame, FrameError, FrameReader, Limits, Source};
+use snack_shop::wire::{Frame, FrameError, FrameReader, Limits, Source};
 
 /// A source that hands out its bytes in pieces of the given sizes (cycled), the way
 /// `recv` hands out a TCP stream. It never times out, so no message is cut short by a

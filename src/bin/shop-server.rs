@@ -17,7 +17,7 @@ use snack_shop::sale::Durability;
 use snack_shop::server::app::{self, Settings};
 use snack_shop::server::{self, Config};
 use snack_shop::wire::codec::WireEncoding;
-use snack_shop::wire::protocol::{MAX_LINE, MESSAGE_TIMEOUT};
+use snack_shop::wire::{MAX_LINE, MESSAGE_TIMEOUT};
 
 /// Upper bound of `--max-line`. A connection holds up to one partial message, so this
 /// times `--max-clients` bounds the memory customers can make the server hold (64 MiB

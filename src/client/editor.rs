@@ -2,17 +2,17 @@
 //!
 //! rustyline gives arrows, Home/End, Backspace over wide characters, history with
 //! Up/Down and Ctrl-R, and Tab completion of the item names seen so far
-//! ([`names`](super::names)). Server messages go through its `ExternalPrinter`, which
+//! (`names.rs`). Server messages go through its `ExternalPrinter`, which
 //! prints them above the prompt and redraws the line being typed.
 //!
 //! The printer's queue holds one message, and only `readline` empties it: once
 //! `readline` has returned, a `print` that found the queue full blocks until the next
 //! `readline`. So two rules keep the threads from waiting on each other:
 //! - the line editor never blocks on the controller: typed lines go through their own
-//!   bounded queue and a forwarding thread ([`forward`]), so `readline` runs again at
+//!   bounded queue and a forwarding thread (`forward`), so `readline` runs again at
 //!   once, whatever the controller is doing;
 //! - the controller never waits for the printer once the user left: a printing thread
-//!   owns it ([`Printed`]), and after the user left the controller writes to the
+//!   owns it (`Printed`, in `printer.rs`), and after the user left the controller writes to the
 //!   terminal itself (no `readline` runs any more, so the terminal is in its normal
 //!   mode).
 //!
@@ -24,7 +24,6 @@
 use std::io::{self, Write};
 use std::net::TcpStream;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -37,14 +36,16 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{
     Cmd, CompletionType, ConditionalEventHandler, Context, Editor, Event as KeyEventOf,
-    EventContext, EventHandler, ExternalPrinter, Helper, KeyEvent, Movement, RepeatCount,
+    EventContext, EventHandler, Helper, KeyEvent, Movement, RepeatCount,
 };
 
+use super::controller::Controller;
+use super::incoming::{Inbox, Incoming};
 use super::names::Names;
-use super::{
-    Controller, Event, Events, LEAVE_WITHIN, MAX_TYPED_AHEAD, NOTICE_PREFIX, Options, PROMPT,
-    Screen, start_reader,
-};
+use super::options::{LEAVE_WITHIN, MAX_TYPED_AHEAD, Options};
+use super::printer::Printed;
+use super::reader::start_reader;
+use super::screen::{NOTICE_PREFIX, PROMPT, Screen};
 
 /// Lines of history kept (in memory only).
 pub const HISTORY_LINES: usize = 1000;
@@ -105,96 +106,6 @@ impl ConditionalEventHandler for CtrlC {
             Some(Cmd::Interrupt)
         } else {
             Some(Cmd::Kill(Movement::WholeLine))
-        }
-    }
-}
-
-/// Server output through the editor's printer, which a printing thread owns.
-#[derive(Clone)]
-struct Printed(Arc<PrintQueue>);
-
-/// The line handed to the printing thread, and whether to bypass it.
-#[derive(Default)]
-struct PrintQueue {
-    state: Mutex<PrintState>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct PrintState {
-    /// At most one line waits for the printing thread: a slow terminal slows the
-    /// controller down, and so the server reader.
-    waiting: Option<String>,
-    /// Set once the user left (no `readline` runs, so the printer may never empty its
-    /// queue again) or the printer failed: lines go straight to the terminal.
-    direct: bool,
-}
-
-impl Printed {
-    /// Starts the printing thread for `printer`.
-    fn start<P: ExternalPrinter + Send + 'static>(mut printer: P) -> io::Result<Printed> {
-        let screen = Printed(Arc::default());
-        let queue = screen.0.clone();
-        thread::Builder::new()
-            .name("printer".into())
-            .spawn(move || {
-                loop {
-                    let line = {
-                        let mut state = queue.lock();
-                        loop {
-                            if let Some(line) = state.waiting.take() {
-                                break line;
-                            }
-                            state = queue.wait(state);
-                        }
-                    };
-                    queue.changed.notify_all();
-                    if printer.print(line).is_err() {
-                        queue.lock().direct = true;
-                        queue.changed.notify_all();
-                        return;
-                    }
-                }
-            })?;
-        Ok(screen)
-    }
-
-    /// From now on lines go straight to the terminal: the user left.
-    fn go_direct(&self) {
-        self.0.lock().direct = true;
-        self.0.changed.notify_all();
-    }
-}
-
-impl PrintQueue {
-    fn lock(&self) -> MutexGuard<'_, PrintState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn wait<'a>(&self, guard: MutexGuard<'a, PrintState>) -> MutexGuard<'a, PrintState> {
-        self.changed.wait(guard).unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Screen for Printed {
-    fn line(&mut self, text: &str) -> io::Result<()> {
-        let text = format!("{text}\n");
-        let mut state = self.0.lock();
-        loop {
-            if state.direct {
-                // No `readline` runs: the terminal is in its normal mode. At most the
-                // two lines the printer still holds are lost.
-                drop(state);
-                let mut out = io::stdout().lock();
-                out.write_all(text.as_bytes())?;
-                return out.flush();
-            }
-            if state.waiting.is_none() {
-                state.waiting = Some(text);
-                self.0.changed.notify_all();
-                return Ok(());
-            }
-            state = self.0.wait(state);
         }
     }
 }
@@ -272,7 +183,7 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
     loop {
         let event = match editor.readline(PROMPT) {
             Ok(line) => {
-                if !hand_over(&typed, pasted_lines(&line).into_iter().map(Event::Input)) {
+                if !hand_over(&typed, pasted_lines(&line).into_iter().map(Incoming::Input)) {
                     break;
                 }
                 continue;
@@ -284,7 +195,7 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
                     continue;
                 }
                 last_refusal = Some(Instant::now());
-                Event::Refused(
+                Incoming::Refused(
                     "终端发来的不是有效的 UTF-8,这一行没有发送。请把终端的编码设为 UTF-8。 \
                      · The terminal sent invalid UTF-8; line not sent."
                         .to_string(),
@@ -299,7 +210,7 @@ pub fn run(stream: TcpStream, opts: &Options) -> io::Result<()> {
     // The user left. From now on the controller writes to the terminal itself; then
     // it may wait for this last event, which `forward` delivers.
     left.go_direct();
-    let _ = typed.send(Event::InputEnd);
+    let _ = typed.send(Incoming::InputEnd);
     // The controller finishes the session and exits the process.
     loop {
         thread::park();
@@ -322,7 +233,7 @@ fn pasted_lines(line: &str) -> Vec<String> {
 
 /// Queues typed events for [`forward`]; false once the controller is gone. Never waits
 /// for the controller: it may be waiting for `readline`.
-fn hand_over(typed: &SyncSender<Event>, events: impl IntoIterator<Item = Event>) -> bool {
+fn hand_over(typed: &SyncSender<Incoming>, events: impl IntoIterator<Item = Incoming>) -> bool {
     for event in events {
         match typed.try_send(event) {
             Ok(()) => {}
@@ -341,7 +252,7 @@ fn hand_over(typed: &SyncSender<Event>, events: impl IntoIterator<Item = Event>)
 
 /// Hands typed lines to the controller, waiting whenever its queue is full, so that the
 /// line editor never has to.
-fn forward(typed: &Receiver<Event>, events: &Events) {
+fn forward(typed: &Receiver<Incoming>, events: &Inbox) {
     for event in typed {
         if events.send(event).is_err() {
             return;

@@ -11,10 +11,10 @@ use crate::shop::words::{BYE, MENU};
 /// Most names remembered, so a hostile server cannot grow the list without bound.
 pub const MAX_NAMES: usize = 1000;
 /// The longest name remembered, in bytes: the shop reads at most
-/// [`MAX_LINE`](crate::wire::protocol::MAX_LINE) bytes a line, so a longer name could not be
+/// [`MAX_LINE`](crate::wire::MAX_LINE) bytes a line, so a longer name could not be
 /// bought anyway. With [`MAX_NAMES`] this keeps the list under 1 MiB (64 KiB names
 /// from a hostile server would make it 64 MiB).
-pub const MAX_NAME_BYTES: usize = crate::wire::protocol::MAX_LINE;
+pub const MAX_NAME_BYTES: usize = crate::wire::MAX_LINE;
 
 /// The names seen so far; a cheap-to-clone handle shared with the line editor.
 #[derive(Debug, Clone, Default)]

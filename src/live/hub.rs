@@ -256,7 +256,7 @@ pub(super) mod tests {
     use crate::live::ring::RING;
     use crate::shop::catalog::{Catalog, EMBEDDED, Price};
     use crate::wire::codec;
-    use crate::wire::protocol::{FrameEnd, FrameInfo};
+    use crate::wire::{FrameEnd, FrameInfo};
 
     pub(in crate::live) fn hub() -> Hub {
         let shop = Shop::new(Catalog::parse(EMBEDDED, "t", WireEncoding::Gbk).unwrap());

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::shop::Reply;
+use crate::wire::FrameInfo;
 use crate::wire::codec::Charset;
-use crate::wire::protocol::FrameInfo;
 
 /// Raw bytes kept per message (shown as hex); the length is kept too.
 pub(super) const CLIP_BYTES: usize = 48;

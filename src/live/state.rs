@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::hub::{AlertEntry, AlertKind, CustomerSlot, FEED_LEN, HubInner, lock};
 use super::message::{Entry, Said, now_ns};
 use crate::shop::catalog::Price;
+use crate::wire::FrameEnd;
 use crate::wire::codec::{self, Charset};
-use crate::wire::protocol::FrameEnd;
 
 /// Recent messages shown in a customer's row of `/api/state`.
 pub(super) const RECENT_PER_CUSTOMER: usize = 3;

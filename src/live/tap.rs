@@ -13,8 +13,8 @@ use super::hub::{AlertKind, CustomerSlot, Hub, HubInner};
 use super::message::{Clip, Entry, Said, clip_reply, now_ns};
 use crate::shop::Reply;
 use crate::shop::catalog::Price;
+use crate::wire::FrameInfo;
 use crate::wire::codec::Charset;
-use crate::wire::protocol::FrameInfo;
 
 /// One connection's reporter. A disabled tap ([`Tap::off`]) does nothing.
 pub struct Tap {
@@ -31,11 +31,6 @@ impl Tap {
     /// A tap that reports nothing, for a shop without a live view.
     pub fn off() -> Tap {
         Tap { on: None }
-    }
-
-    /// True if this tap reports to a live view.
-    pub fn is_on(&self) -> bool {
-        self.on.is_some()
     }
 
     /// A tap for `peer` if there is a hub, else [`Tap::off`].

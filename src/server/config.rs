@@ -8,8 +8,8 @@ use socket2::SockRef;
 
 use super::seats::DEFAULT_MAX_PER_IP;
 use crate::live::Hub;
+use crate::wire;
 use crate::wire::codec::WireEncoding;
-use crate::wire::protocol;
 
 /// Default for `--max-clients`: enough for a school, few enough that a runaway script
 /// cannot exhaust the machine's threads.
@@ -81,12 +81,12 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_per_ip: DEFAULT_MAX_PER_IP,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
-            message_timeout: Some(protocol::MESSAGE_TIMEOUT),
+            message_timeout: Some(wire::MESSAGE_TIMEOUT),
             write_timeout: WRITE_TIMEOUT,
             thread_cache: DEFAULT_THREAD_CACHE,
             parked_lifetime: PARKED_THREAD_LIFETIME,
             stack_size: DEFAULT_STACK_SIZE,
-            max_line: protocol::MAX_LINE,
+            max_line: wire::MAX_LINE,
             live: None,
         }
     }

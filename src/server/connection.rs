@@ -1,6 +1,6 @@
 //! One customer's connection, from greeting to goodbye.
 //!
-//! This is the glue between the layers: frames from [`crate::wire::protocol`], text from
+//! This is the glue between the layers: frames from `wire::frame`, text from
 //! [`crate::wire::codec`], a [`Request`] for the [`Session`], and the [`Reply`] back as text
 //! for [`LineWriter`] to send as a line. It takes any [`Source`] and any [`Sink`], so
 //! tests can run it over byte slices.
@@ -15,7 +15,7 @@ use crate::live::Tap;
 use crate::shop::words;
 use crate::shop::{BOUGHT_PREFIX, Reply, Request, Session};
 use crate::wire::codec::{self, Charset, Phrase, WireEncoding};
-use crate::wire::protocol::{Frame, FrameError, FrameReader, LineWriter, Sink, Source};
+use crate::wire::{Frame, FrameError, FrameReader, LineWriter, Sink, Source, auto};
 
 /// How a conversation ended, when it ended in an orderly way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl<W: Sink> ReplyWriter<W> {
 /// view's ear ([`Tap::off`] without a live view, and in tests).
 ///
 /// `Ok` is an orderly end. `Err` means the stream broke; see
-/// [`crate::wire::protocol::is_disconnect`] for the errors that are just a vanished customer.
+/// `wire::is_disconnect` for the errors that are just a vanished customer.
 pub fn converse<S: Source, W: Sink>(
     frames: &mut FrameReader<S>,
     out: &mut ReplyWriter<W>,
@@ -161,7 +161,7 @@ pub fn converse<S: Source, W: Sink>(
 struct MessageReader {
     wire: WireEncoding,
     /// The charset of the conversation so far: the greeting's at first. Under `auto`
-    /// each message with evidence of its charset changes it (see [`codec::decide_auto`]);
+    /// each message with evidence of its charset changes it (see [`auto::decide_auto`]);
     /// in a fixed mode it never changes.
     current: Charset,
     /// Decode buffers, reused for every message: a purchase allocates nothing.
@@ -197,7 +197,7 @@ impl MessageReader {
         peer: &dyn fmt::Display,
     ) -> (Reply, Charset) {
         let decoded = match self.wire {
-            WireEncoding::Auto => codec::decide_auto(
+            WireEncoding::Auto => auto::decide_auto(
                 bytes,
                 self.current,
                 |t| session.knows(t),
@@ -239,7 +239,7 @@ impl MessageReader {
     }
 
     /// The wrong-encoding hint for `bytes`, in the charset the customer used, if they
-    /// read as a request in the other charset. See [`codec::wrong_charset`].
+    /// read as a request in the other charset. See [`auto::wrong_charset`].
     fn hint(
         &mut self,
         bytes: &[u8],
@@ -247,7 +247,7 @@ impl MessageReader {
         peer: &dyn fmt::Display,
     ) -> Option<(Reply, Charset)> {
         let expected = self.current;
-        let sent = codec::wrong_charset(bytes, expected, |t| session.knows(t), &mut self.scratch)?;
+        let sent = auto::wrong_charset(bytes, expected, |t| session.knows(t), &mut self.scratch)?;
         let meant = match Request::parse(&self.scratch) {
             Request::Buy(name) => name,
             Request::Bye => words::BYE,
@@ -303,7 +303,7 @@ mod tests {
     use super::*;
     use crate::shop::Shop;
     use crate::shop::catalog::{Catalog, EMBEDDED, Price};
-    use crate::wire::protocol::Limits;
+    use crate::wire::Limits;
 
     fn run(input: &[u8], wire: WireEncoding, closing: bool) -> (Vec<u8>, End) {
         let shop = Shop::new(Catalog::parse(EMBEDDED, "t", wire).unwrap());

@@ -32,7 +32,7 @@ use log::{debug, error, info, warn};
 
 use crate::live::Tap;
 use crate::shop::{Reply, Session, Shop};
-use crate::wire::protocol::{self, FrameReader, Limits};
+use crate::wire::{self, FrameReader, Limits};
 use connection::ReplyWriter;
 
 pub mod app;
@@ -159,7 +159,7 @@ impl Server {
             match accepted {
                 Ok((stream, peer)) => ctx.admit(stream, peer),
                 // No customer within the idle timeout (see `Server::new`).
-                Err(e) if e.kind() == io::ErrorKind::Interrupted || protocol::is_timeout(&e) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted || wire::is_timeout(&e) => {}
                 Err(e) => {
                     // EMFILE and friends: log, wait for descriptors to free up, go on.
                     warn!("accept failed: {e}; retrying in {ACCEPT_BACKOFF:?}");
@@ -292,12 +292,12 @@ impl Context {
                 debug!("{peer} connection ended at shutdown: {e}");
                 info!("{peer} left (cut at shutdown) after {secs:.1}s, spent {spent}");
             }
-            Err(e) if protocol::is_disconnect(&e) => {
+            Err(e) if wire::is_disconnect(&e) => {
                 // How many clients (Windows above all) hang up: details at debug level.
                 debug!("{peer} disconnected abruptly: {e}");
                 info!("{peer} left (hung up) after {secs:.1}s, spent {spent}");
             }
-            Err(e) if protocol::is_timeout(&e) => {
+            Err(e) if wire::is_timeout(&e) => {
                 warn!(
                     "{peer} dropped: a reply could not be sent within {:?}; after {secs:.1}s, spent {spent}",
                     self.config.write_timeout

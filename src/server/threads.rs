@@ -58,7 +58,7 @@ impl Context {
     /// this thread should exit.
     ///
     /// The thread joins the parked list *before* the old socket is closed, and the
-    /// goodbye waits in the socket for that close (see [`Sink`](crate::wire::protocol::Sink)). A customer
+    /// goodbye waits in the socket for that close (see [`Sink`](crate::wire::stream::Sink)). A customer
     /// who reconnects the moment it sees the goodbye (a script looping over short
     /// sessions) then finds this thread waiting, instead of paying for a new one.
     fn park(&self, worker: u64, finished: Job) -> Option<Job> {
@@ -103,7 +103,7 @@ impl Job {
     ///
     /// The seat goes first, so a customer who reconnects on seeing the goodbye is never
     /// told the shop is full because of its own old visit. The half-close sends the
-    /// goodbye held back for it (see [`Sink`](crate::wire::protocol::Sink)) together with the
+    /// goodbye held back for it (see [`Sink`](crate::wire::stream::Sink)) together with the
     /// FIN. Were the socket closed at once while the customer had sent more than was
     /// read, Linux would reset the connection and drop the goodbye; so the thread first
     /// reads and discards what the customer still sends, until it closes too, for a

@@ -21,7 +21,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::wire::protocol::{self, Source};
+use crate::wire::stream::{self, Source};
 
 /// Whether a blocked read must be woken by polling, because shutting the socket's read
 /// side down does not wake it (Windows).
@@ -68,7 +68,7 @@ impl<'a> Watched<'a> {
     /// close enough (as the framer does), so that the short waits of a message arriving
     /// in pieces cost no system call each.
     fn set_slice(&mut self, slice: Duration) -> io::Result<()> {
-        if !protocol::timeout_close_enough(self.set, Some(slice)) {
+        if !stream::timeout_close_enough(self.set, Some(slice)) {
             self.stream.set_read_timeout(Some(slice))?;
             self.set = Some(slice);
         }
@@ -96,11 +96,11 @@ impl Read for Watched<'_> {
                 None => STOP_POLL,
                 Some(wanted) => wanted
                     .saturating_sub(started.elapsed())
-                    .clamp(protocol::MIN_READ_TIMEOUT, STOP_POLL),
+                    .clamp(stream::MIN_READ_TIMEOUT, STOP_POLL),
             };
             self.set_slice(slice)?;
             match self.stream.read(buf) {
-                Err(e) if protocol::is_timeout(&e) => {
+                Err(e) if stream::is_timeout(&e) => {
                     if self
                         .wanted
                         .is_some_and(|wanted| started.elapsed() >= wanted)
@@ -172,7 +172,7 @@ mod tests {
         watched.set_read_timeout(Some(timeout)).unwrap();
         let started = Instant::now();
         let e = watched.read(&mut [0u8; 16]).unwrap_err();
-        assert!(protocol::is_timeout(&e), "{e}");
+        assert!(stream::is_timeout(&e), "{e}");
         assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
         // Data is returned as it comes.
         client.write_all(b"hi").unwrap();

@@ -205,7 +205,7 @@ impl Catalog {
 }
 
 /// Under `--encoding auto` a message valid in both GBK and UTF-8 is read as whichever
-/// decoding names something (see [`codec::decide_auto`]). Two names where one's bytes in
+/// decoding names something (see [`crate::wire::auto::decide_auto`]). Two names where one's bytes in
 /// one charset read as the other name in the other charset could never be told apart,
 /// so such a catalog is refused. Keywords count as names here.
 struct AutoClashes {
@@ -229,7 +229,7 @@ impl AutoClashes {
     }
 
     fn add(&mut self, name: &str) {
-        for (charset, reading) in codec::misreadings(name) {
+        for (charset, reading) in crate::wire::auto::misreadings(name) {
             self.misread.insert(reading, (name.to_string(), charset));
         }
         self.names.insert(name.to_string());
@@ -246,7 +246,7 @@ impl AutoClashes {
         if let Some((earlier, charset)) = self.misread.get(name) {
             return Err(clash(earlier, *charset, name));
         }
-        for (charset, reading) in codec::misreadings(name) {
+        for (charset, reading) in crate::wire::auto::misreadings(name) {
             if self.names.contains(&reading) {
                 return Err(clash(name, charset, &reading));
             }

@@ -29,7 +29,7 @@ impl Greeting {
     }
 
     /// The text and its encoded line bytes.
-    pub fn line(&self) -> &SharedLine {
+    pub(crate) fn line(&self) -> &SharedLine {
         &self.line
     }
 }

@@ -70,7 +70,7 @@ pub fn linger(stream: &TcpStream, read_shut: bool, stop_by: impl Fn() -> Option<
                 last_data = Instant::now();
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if crate::wire::protocol::is_timeout(&e) => {}
+            Err(e) if crate::wire::is_timeout(&e) => {}
             // A reset: the customer is gone, and there is nothing left to protect.
             Err(_) => return,
         }

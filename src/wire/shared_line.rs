@@ -7,7 +7,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::codec::Charset;
-use super::protocol::encode_line;
+use super::line::encode_line;
 
 /// A text and its line bytes (terminator included) per charset, made on first use.
 #[derive(Debug, Default)]

@@ -1,4 +1,4 @@
-//! Framing: a TCP byte stream in, one message at a time out; line text in, line bytes out.
+//! Framing: a TCP byte stream in, one message at a time out.
 //!
 //! TCP delivers a stream of bytes, not messages. One `recv` may hold half a message, or
 //! three of them (粘包). The tutorial's reference answer treats each `recv(1024)` as one
@@ -21,11 +21,10 @@
 //! `\n` (0x0A) never occurs inside a multibyte character of either, and it means a
 //! character split across two segments is simply joined before anyone decodes it.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{self, BufRead, BufReader};
 use std::time::{Duration, Instant};
 
-use crate::wire::codec::{self, Charset};
+use crate::wire::stream::{MIN_READ_TIMEOUT, Source, is_timeout, timeout_close_enough};
 
 /// The longest message we accept, in bytes. It matches the tutorial's `recv(1024)`, and
 /// it bounds the memory one connection can make us hold: a peer that sends a megabyte
@@ -42,115 +41,6 @@ pub const FLUSH_AFTER: Duration = Duration::from_millis(200);
 /// (or a few, within milliseconds), and a script sends it at once; ten seconds is far
 /// beyond either, and short enough that a trickler holding a seat is soon found out.
 pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The line terminator of everything the server sends.
-pub const EOL: &[u8] = b"\r\n";
-
-/// A byte source the framer can read from and whose read timeout it can change.
-///
-/// The framer turns its deadlines (flush, message, idle) into the timeout of the next
-/// read, so it needs to tell the socket, and it needs a clock. In-memory sources have
-/// no timeouts and keep the default no-op; scripted sources in tests bring their own
-/// clock, so that deadlines are tested without sleeping.
-pub trait Source: Read {
-    /// Sets how long the next read may block; `None` means forever.
-    fn set_read_timeout(&mut self, _timeout: Option<Duration>) -> io::Result<()> {
-        Ok(())
-    }
-
-    /// The time now, by the clock the deadlines are measured with.
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-impl Source for &[u8] {}
-
-impl Source for &TcpStream {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
-    }
-}
-
-impl Source for TcpStream {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
-    }
-}
-
-/// Where reply bytes go.
-pub trait Sink: Write {
-    /// Writes the last reply of a conversation; the caller closes the stream next.
-    ///
-    /// A socket may hold these bytes back until that close, so that they leave in one
-    /// segment with the FIN. The default writes and flushes.
-    fn write_last(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.write_all(bytes)?;
-        self.flush()
-    }
-}
-
-impl Sink for Vec<u8> {}
-
-impl<S: Sink + ?Sized> Sink for &mut S {
-    fn write_last(&mut self, bytes: &[u8]) -> io::Result<()> {
-        (**self).write_last(bytes)
-    }
-}
-
-impl Sink for &TcpStream {
-    /// On Linux the goodbye waits in the socket (`TCP_CORK`) until the close, which
-    /// sends it with the FIN flag set: one packet instead of two, and the customer wakes
-    /// once to read the goodbye and the end of the stream together. The close comes
-    /// microseconds later; should it not, Linux sends corked data after 200 ms anyway.
-    fn write_last(&mut self, bytes: &[u8]) -> io::Result<()> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        socket2::SockRef::from(*self).set_tcp_cork(true)?;
-        self.write_all(bytes)
-    }
-}
-
-/// A socket that another thread may send on without waiting: how the thread that
-/// commits a sale to the ledger sends the purchase reply itself (see [`crate::sale::outbox`]).
-pub trait Courier: Send + Sync + 'static {
-    /// Sends what of `bytes` fits in the socket now, without waiting: how many bytes
-    /// went, or a `WouldBlock` error if none fit.
-    fn try_send(&self, bytes: &[u8]) -> io::Result<usize>;
-
-    /// Sends all of `bytes`, waiting as long as the socket's write timeout allows.
-    fn send_all(&self, bytes: &[u8]) -> io::Result<()>;
-
-    /// Shuts the connection down both ways, which wakes a thread blocked reading it.
-    fn cut(&self);
-}
-
-impl Courier for TcpStream {
-    fn try_send(&self, bytes: &[u8]) -> io::Result<usize> {
-        #[cfg(unix)]
-        {
-            // MSG_DONTWAIT makes this one call non-blocking without changing the
-            // socket, which the connection thread is reading in blocking mode;
-            // MSG_NOSIGNAL: a customer who has gone is an error, not a SIGPIPE.
-            let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-            socket2::SockRef::from(self).send_with_flags(bytes, flags)
-        }
-        #[cfg(not(unix))]
-        {
-            // No per-call non-blocking send here: the server does not hand replies to
-            // the committer on such platforms (see `crate::sale::outbox::SUPPORTED`).
-            let _ = bytes;
-            Err(io::ErrorKind::WouldBlock.into())
-        }
-    }
-
-    fn send_all(&self, bytes: &[u8]) -> io::Result<()> {
-        (&mut &*self).write_all(bytes)
-    }
-
-    fn cut(&self) {
-        let _ = self.shutdown(std::net::Shutdown::Both);
-    }
-}
 
 /// One framed unit of input.
 #[derive(Debug, PartialEq, Eq)]
@@ -304,12 +194,6 @@ impl<S: Source> FrameReader<S> {
     /// arrived. Valid until the next [`FrameReader::read_frame`].
     pub fn last(&self) -> (&[u8], FrameInfo) {
         (&self.line, self.info)
-    }
-
-    /// True if the next [`FrameReader::read_frame`] has to wait for the source: no
-    /// whole message is buffered, and the stream has not ended.
-    pub fn must_wait(&self) -> bool {
-        !self.eof && !self.input.buffer().contains(&b'\n')
     }
 
     /// Reads the next frame. `Ok(None)` is a clean end of stream.
@@ -492,137 +376,12 @@ impl<S: Source> FrameReader<S> {
     }
 }
 
-/// The shortest read timeout the framer sets: a zero timeout is invalid for a socket.
-pub const MIN_READ_TIMEOUT: Duration = Duration::from_millis(1);
-
-/// Whether a read timeout of `have` serves for `want` (`None`: none): within 1/32 of
-/// `want`, either way (see `FrameReader::wait_until`), so that moving a deadline a
-/// little costs no system call.
-pub fn timeout_close_enough(have: Option<Duration>, want: Option<Duration>) -> bool {
-    match (have, want) {
-        (None, None) => true,
-        (Some(have), Some(want)) => have.abs_diff(want) <= (want / 32).max(MIN_READ_TIMEOUT),
-        _ => false,
-    }
-}
-
-/// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
-pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// Errors that mean "the peer went away", which is how conversations end, not a fault.
-/// Windows peers often close with a reset rather than a FIN.
-pub fn is_disconnect(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::NotConnected
-    )
-}
-
-/// Writes lines: text in a charset in, encoded bytes with the [`EOL`] terminator out,
-/// each line with a single `write_all`.
-///
-/// It knows nothing of what the lines say: turning a reply into text happens above it,
-/// in [`crate::server::connection`]. One byte buffer is reused for the whole connection.
-pub struct LineWriter<W: Sink> {
-    out: W,
-    bytes: Vec<u8>,
-}
-
-impl<W: Sink> LineWriter<W> {
-    /// Wraps `out`.
-    pub fn new(out: W) -> Self {
-        LineWriter {
-            out,
-            bytes: Vec::new(),
-        }
-    }
-
-    /// Sends `text` as one line in `charset`, and flushes.
-    pub fn write_line(&mut self, text: &str, charset: Charset) -> io::Result<()> {
-        self.bytes.clear();
-        encode_line(text, charset, &mut self.bytes);
-        self.send()
-    }
-
-    /// Sends a line made of a fixed `head`, encoded once per process, and a tail of
-    /// ASCII bytes that `ascii_tail` appends (ASCII is the same in every charset, so it
-    /// needs no encoder), and flushes. The purchase reply, by far the most frequent line,
-    /// is sent this way: the prefix, then the running total from `Price::push_ascii`.
-    pub fn write_phrase_line(
-        &mut self,
-        head: &codec::Phrase,
-        charset: Charset,
-        ascii_tail: impl FnOnce(&mut Vec<u8>),
-    ) -> io::Result<()> {
-        self.bytes.clear();
-        self.bytes.extend_from_slice(head.encoded(charset));
-        let tail = self.bytes.len();
-        ascii_tail(&mut self.bytes);
-        if !self.bytes[tail..].is_ascii() {
-            // Not what the caller promised: mark it rather than send bytes that may not
-            // be valid in `charset`.
-            self.bytes.truncate(tail);
-            self.bytes.push(b'?');
-        }
-        self.bytes.extend_from_slice(EOL);
-        self.send()
-    }
-
-    /// Sends a line that is already encoded, terminator included (the greeting, which
-    /// is encoded once and shared by every customer), and flushes.
-    pub fn write_encoded_line(&mut self, line: &[u8]) -> io::Result<()> {
-        self.out.write_all(line)?;
-        self.out.flush()
-    }
-
-    /// Sends the last line of a conversation; the caller closes the stream next. It goes
-    /// through [`Sink::write_last`], so it may wait in the socket until the close.
-    pub fn write_last_line(&mut self, text: &str, charset: Charset) -> io::Result<()> {
-        self.bytes.clear();
-        encode_line(text, charset, &mut self.bytes);
-        self.out.write_last(&self.bytes)
-    }
-
-    /// The wrapped writer.
-    pub fn into_inner(self) -> W {
-        self.out
-    }
-
-    /// The wrapped writer, to take out what was written (a `Vec` used as a buffer).
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.out
-    }
-
-    fn send(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.bytes)?;
-        self.out.flush()
-    }
-}
-
-/// Appends `text` and the line terminator to `out`, encoded in `charset`.
-///
-/// Server texts are built from fixed Chinese strings and catalog names that were checked
-/// at start-up, so they always encode. Should one ever not, the character is sent as `?`
-/// rather than as encoding_rs's silent `&#NNNN;`.
-pub fn encode_line(text: &str, charset: Charset, out: &mut Vec<u8>) {
-    codec::encode_marking_unmappable(text, charset, out);
-    out.extend_from_slice(EOL);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::Cell;
     use std::collections::VecDeque;
+    use std::io::Read;
 
     /// One step of a [`Script`].
     #[derive(Debug, Clone)]
@@ -1132,72 +891,5 @@ mod tests {
         );
         assert_eq!(reader.read_frame().unwrap(), Some(Frame::Message(b"after")));
         assert_eq!(reader.read_frame().unwrap(), None);
-    }
-
-    #[test]
-    fn encode_line_table() {
-        let cases: &[(&str, Charset, &[u8])] = &[
-            ("西瓜", Charset::Gbk, b"\xce\xf7\xb9\xcf\r\n"),
-            ("西瓜", Charset::Utf8, "西瓜\r\n".as_bytes()),
-            ("a😀b", Charset::Gbk, b"a?b\r\n"),
-            ("", Charset::Gbk, b"\r\n"),
-        ];
-        for (text, charset, want) in cases {
-            let mut out = Vec::new();
-            encode_line(text, *charset, &mut out);
-            assert_eq!(out, *want, "{text}");
-        }
-    }
-
-    #[test]
-    fn a_phrase_line_is_the_encoded_head_and_an_ascii_tail() {
-        static HEAD: codec::Phrase = codec::Phrase::new("购买成功,余额 -");
-        for charset in [Charset::Gbk, Charset::Utf8] {
-            let mut out = LineWriter::new(Vec::new());
-            out.write_phrase_line(&HEAD, charset, |b| b.extend_from_slice(b"6.5"))
-                .unwrap();
-            out.write_phrase_line(&HEAD, charset, |b| b.extend_from_slice("西瓜".as_bytes()))
-                .unwrap();
-            let mut want = Vec::new();
-            encode_line("购买成功,余额 -6.5", charset, &mut want);
-            encode_line("购买成功,余额 -?", charset, &mut want);
-            assert_eq!(out.into_inner(), want, "{charset}");
-        }
-    }
-
-    #[test]
-    fn disconnect_kinds() {
-        use io::ErrorKind::*;
-        for (kind, want) in [
-            (ConnectionReset, true),
-            (BrokenPipe, true),
-            (UnexpectedEof, true),
-            (PermissionDenied, false),
-            (WouldBlock, false),
-        ] {
-            assert_eq!(is_disconnect(&kind.into()), want, "{kind:?}");
-        }
-    }
-
-    #[test]
-    fn the_last_reply_leaves_with_the_close() {
-        use std::net::TcpListener;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut customer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server_side, _) = listener.accept().unwrap();
-        let mut out = LineWriter::new(&server_side);
-        out.write_line("菜单", Charset::Utf8).unwrap();
-        out.write_last_line("欢迎下次光临", Charset::Utf8).unwrap();
-        customer
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        // The menu went out at once; the goodbye may wait for the close.
-        let mut first = [0u8; 8];
-        customer.read_exact(&mut first).unwrap();
-        assert_eq!(&first, "菜单\r\n".as_bytes());
-        drop(server_side);
-        let mut rest = Vec::new();
-        customer.read_to_end(&mut rest).unwrap();
-        assert_eq!(String::from_utf8(rest).unwrap(), "欢迎下次光临\r\n");
     }
 }

@@ -1,7 +1,7 @@
-//! Framing of what the server sends: raw bytes in, one bounded message at a time out.
+//! Splitting what the server sends: raw bytes in, one bounded message at a time out.
 //!
 //! A message ends at `\n` (a `\r` before it is dropped), after a quiet pause (servers
-//! that send no newline, see [`crate::wire::protocol::FLUSH_AFTER`]), or at the end of the
+//! that send no newline, see [`crate::wire::FLUSH_AFTER`]), or at the end of the
 //! stream. Each byte is looked at once, and no message grows past [`MAX_MESSAGE`]:
 //! the first `MAX_MESSAGE` bytes of a longer one are shown, the rest is counted and
 //! dropped until the message ends. So a server that floods without newlines costs the
@@ -14,7 +14,7 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// How a message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+pub enum PieceEnd {
     /// At a `\n`.
     Newline,
     /// Without a line ending: a quiet pause or the end of the stream.
@@ -23,35 +23,35 @@ pub enum End {
 
 /// One piece of the server's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
+pub enum Piece {
     /// A whole message, without its line ending.
-    Message(Vec<u8>, End),
+    Message(Vec<u8>, PieceEnd),
     /// The first [`MAX_MESSAGE`] bytes of a message that is longer; the rest follows
-    /// as one [`Frame::Dropped`] once the message ends.
+    /// as one [`Piece::Dropped`] once the message ends.
     Cut(Vec<u8>),
     /// The end of an over-long message: how many bytes past the cap were dropped.
-    Dropped(u64, End),
+    Dropped(u64, PieceEnd),
 }
 
-/// Cuts a byte stream into [`Frame`]s.
+/// Cuts a byte stream into [`Piece`]s.
 #[derive(Debug)]
-pub struct Framer {
+pub struct Splitter {
     buf: Vec<u8>,
     cap: usize,
     /// Bytes dropped so far of the current over-long message, if it is over-long.
     dropping: Option<u64>,
 }
 
-impl Default for Framer {
+impl Default for Splitter {
     fn default() -> Self {
-        Framer::new(MAX_MESSAGE)
+        Splitter::new(MAX_MESSAGE)
     }
 }
 
-impl Framer {
-    /// A framer that keeps at most `cap` bytes of one message.
+impl Splitter {
+    /// A splitter that keeps at most `cap` bytes of one message.
     pub fn new(cap: usize) -> Self {
-        Framer {
+        Splitter {
             buf: Vec::new(),
             cap: cap.max(1),
             dropping: None,
@@ -63,8 +63,8 @@ impl Framer {
         !self.buf.is_empty() || self.dropping.is_some()
     }
 
-    /// Feeds received bytes; calls `emit` for every frame they complete.
-    pub fn push(&mut self, mut bytes: &[u8], emit: &mut impl FnMut(Frame)) {
+    /// Feeds received bytes; calls `emit` for every piece they complete.
+    pub fn push(&mut self, mut bytes: &[u8], emit: &mut impl FnMut(Piece)) {
         while !bytes.is_empty() {
             let newline = bytes.iter().position(|&b| b == b'\n');
             let (part, rest) = match newline {
@@ -73,7 +73,7 @@ impl Framer {
             };
             self.take(part, emit);
             if newline.is_some() {
-                self.end(End::Newline, emit);
+                self.end(PieceEnd::Newline, emit);
             }
             bytes = rest;
         }
@@ -81,14 +81,14 @@ impl Framer {
 
     /// Ends the message in progress, if any, without a line ending (a quiet pause or
     /// the end of the stream).
-    pub fn flush(&mut self, emit: &mut impl FnMut(Frame)) {
+    pub fn flush(&mut self, emit: &mut impl FnMut(Piece)) {
         if self.is_mid_message() {
-            self.end(End::Unterminated, emit);
+            self.end(PieceEnd::Unterminated, emit);
         }
     }
 
     /// Adds bytes that contain no `\n` to the current message.
-    fn take(&mut self, part: &[u8], emit: &mut impl FnMut(Frame)) {
+    fn take(&mut self, part: &[u8], emit: &mut impl FnMut(Piece)) {
         if let Some(dropped) = &mut self.dropping {
             *dropped += part.len() as u64;
             return;
@@ -99,19 +99,19 @@ impl Framer {
             return;
         }
         self.buf.extend_from_slice(&part[..room]);
-        emit(Frame::Cut(std::mem::take(&mut self.buf)));
+        emit(Piece::Cut(std::mem::take(&mut self.buf)));
         self.dropping = Some((part.len() - room) as u64);
     }
 
-    fn end(&mut self, end: End, emit: &mut impl FnMut(Frame)) {
+    fn end(&mut self, end: PieceEnd, emit: &mut impl FnMut(Piece)) {
         match self.dropping.take() {
-            Some(dropped) => emit(Frame::Dropped(dropped, end)),
+            Some(dropped) => emit(Piece::Dropped(dropped, end)),
             None => {
                 let mut message = std::mem::take(&mut self.buf);
-                if end == End::Newline && message.last() == Some(&b'\r') {
+                if end == PieceEnd::Newline && message.last() == Some(&b'\r') {
                     message.pop();
                 }
-                emit(Frame::Message(message, end));
+                emit(Piece::Message(message, end));
             }
         }
     }
@@ -121,27 +121,27 @@ impl Framer {
 mod tests {
     use super::*;
 
-    fn frames(cap: usize, pieces: &[&[u8]], flush: bool) -> Vec<Frame> {
-        let mut framer = Framer::new(cap);
+    fn split(cap: usize, pieces: &[&[u8]], flush: bool) -> Vec<Piece> {
+        let mut splitter = Splitter::new(cap);
         let mut out = Vec::new();
         for piece in pieces {
-            framer.push(piece, &mut |f| out.push(f));
+            splitter.push(piece, &mut |f| out.push(f));
         }
         if flush {
-            framer.flush(&mut |f| out.push(f));
+            splitter.flush(&mut |f| out.push(f));
         }
         out
     }
 
-    fn msg(bytes: &[u8], end: End) -> Frame {
-        Frame::Message(bytes.to_vec(), end)
+    fn msg(bytes: &[u8], end: PieceEnd) -> Piece {
+        Piece::Message(bytes.to_vec(), end)
     }
 
     #[test]
     #[allow(clippy::type_complexity)] // a table of cases spells out its tuple type
     fn framing_table() {
-        use End::*;
-        let cases: &[(&[&[u8]], bool, Vec<Frame>)] = &[
+        use PieceEnd::*;
+        let cases: &[(&[&[u8]], bool, Vec<Piece>)] = &[
             (
                 &[b"a\r\nb\n"],
                 false,
@@ -159,8 +159,8 @@ mod tests {
                 &[b"abcdefg\nxy\n"],
                 false,
                 vec![
-                    Frame::Cut(b"abcd".to_vec()),
-                    Frame::Dropped(3, Newline),
+                    Piece::Cut(b"abcd".to_vec()),
+                    Piece::Dropped(3, Newline),
                     msg(b"xy", Newline),
                 ],
             ),
@@ -168,37 +168,37 @@ mod tests {
                 &[b"ab", b"cd", b"ef", b"gh"],
                 true,
                 vec![
-                    Frame::Cut(b"abcd".to_vec()),
-                    Frame::Dropped(4, Unterminated),
+                    Piece::Cut(b"abcd".to_vec()),
+                    Piece::Dropped(4, Unterminated),
                 ],
             ),
             // Exactly the cap is not cut.
             (&[b"abcd\n"], false, vec![msg(b"abcd", Newline)]),
         ];
         for (pieces, flush, want) in cases {
-            assert_eq!(&frames(4, pieces, *flush), want, "{pieces:?}");
+            assert_eq!(&split(4, pieces, *flush), want, "{pieces:?}");
         }
     }
 
     #[test]
     fn a_long_flood_stays_within_the_cap() {
-        let mut framer = Framer::new(1024);
+        let mut splitter = Splitter::new(1024);
         let chunk = vec![b'x'; 4096];
         let mut kept = 0usize;
         for _ in 0..1000 {
-            framer.push(&chunk, &mut |f| {
-                if let Frame::Cut(b) = f {
+            splitter.push(&chunk, &mut |f| {
+                if let Piece::Cut(b) = f {
                     kept += b.len()
                 }
             });
-            assert!(framer.buf.capacity() <= 4096, "buffer grew");
+            assert!(splitter.buf.capacity() <= 4096, "buffer grew");
         }
         assert_eq!(kept, 1024);
         let mut last = None;
-        framer.flush(&mut |f| last = Some(f));
+        splitter.flush(&mut |f| last = Some(f));
         assert_eq!(
             last,
-            Some(Frame::Dropped(4096 * 1000 - 1024, End::Unterminated))
+            Some(Piece::Dropped(4096 * 1000 - 1024, PieceEnd::Unterminated))
         );
     }
 }
