@@ -27,8 +27,10 @@ mod step5;
 #[allow(dead_code)]
 mod step6;
 
+use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
@@ -540,4 +542,106 @@ fn step6_the_customer_after_the_cap_is_told_the_shop_is_full() {
     let (mut d, mut d_replies) = greeted(addr);
     say(&mut d, "西瓜\n");
     assert_eq!(line(&mut d_replies, GBK), "购买成功,余额 -2");
+}
+
+// The doc: its map to the real shop, the names it quotes, its bytes.
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &str) -> String {
+    fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The rows (step, file, function) of the table under `## 在真正的商店里`.
+fn shop_map(doc: &str) -> Vec<(u32, String, String)> {
+    let section = doc
+        .split("\n## 在真正的商店里")
+        .nth(1)
+        .expect("the map section");
+    let rows = section.lines().filter_map(|line| {
+        let cells: Vec<&str> = line
+            .split('|')
+            .map(|c| c.trim().trim_matches('`'))
+            .collect();
+        let step = cells.get(1)?.parse().ok()?;
+        Some((step, cells.get(2)?.to_string(), cells.get(3)?.to_string()))
+    });
+    rows.collect()
+}
+
+#[test]
+fn doc_every_file_and_function_it_names_in_the_shop_exists() {
+    let rows = shop_map(&read("docs/学习路线.md"));
+    for step in 1..=6 {
+        assert!(
+            rows.iter().any(|row| row.0 == step),
+            "step {step} has no row in the map"
+        );
+    }
+    for (step, file, function) in &rows {
+        assert!(
+            file.starts_with("src/"),
+            "step {step}: {file} is not in src/"
+        );
+        let source = read(file);
+        let defines = match file.ends_with(".js") {
+            true => source.contains(&format!("function {function}(")),
+            false => [format!("fn {function}("), format!("fn {function}<")]
+                .iter()
+                .any(|definition| source.contains(definition)),
+        };
+        assert!(
+            defines,
+            "step {step}: {file} no longer defines {function}: update the map"
+        );
+    }
+}
+
+#[test]
+fn doc_quotes_the_live_view_labels_as_the_page_shows_them() {
+    let doc = read("docs/学习路线.md");
+    let rows = shop_map(&doc);
+    let page = rows
+        .iter()
+        .find(|row| row.1.ends_with("page.js"))
+        .expect("the page in the map");
+    let page = read(&page.1);
+    for label in [
+        "粘包:与其他消息同一次收到 (sticky)",
+        "停顿结束 ended by pause",
+        "换行结束 newline",
+    ] {
+        assert!(doc.contains(label) && page.contains(label), "{label}");
+    }
+    assert!(doc.contains("半包:分 2 次收到 (split over 2 reads)"));
+    assert!(
+        page.contains(
+            r#""半包:分 " + said.reads + " 次收到 (split over " + said.reads + " reads)""#
+        )
+    );
+}
+
+#[test]
+fn doc_names_only_examples_and_tests_that_exist() {
+    let doc = read("docs/学习路线.md");
+    let tests = read("tests/learning.rs");
+    let quoted = doc.split('`').skip(1).step_by(2);
+    let mut names: Vec<&str> = quoted
+        .flat_map(|code| code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|word| word.starts_with("step") && word.contains('_'))
+        .collect();
+    names.dedup();
+    assert!(names.len() > 20, "{names:?}");
+    for name in names {
+        let example = root().join(format!("examples/{name}.rs")).exists();
+        assert!(
+            example || tests.contains(&format!("fn {name}(")),
+            "{name} is neither an example nor a test"
+        );
+    }
+    for bytes in [gbk("西瓜"), "西瓜".as_bytes().to_vec()] {
+        assert!(doc.contains(&step1::hex(&bytes)));
+    }
 }
