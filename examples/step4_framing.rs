@@ -11,7 +11,7 @@
 //!
 //! 运行 · Run: `cargo run --example step4_framing -- [--naive] [--port 9999]`
 
-use std::io::{self, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
@@ -89,10 +89,7 @@ impl<'a> Framer<'a> {
 
 /// A read that ended at its timeout (`WouldBlock` on Unix, `TimedOut` on Windows).
 pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
 /// The reply to one GBK message, and whether the conversation goes on (not after 拜拜).
@@ -140,10 +137,7 @@ fn main() -> io::Result<()> {
     for stream in listener.incoming() {
         let stream = stream?;
         thread::spawn(move || {
-            let peer = stream
-                .peer_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default();
+            let peer = stream.peer_addr()?;
             let mut show = |bytes: &[u8]| {
                 println!("[{peer}] 读到 · read {} 字节: {}", bytes.len(), hex(bytes))
             };
