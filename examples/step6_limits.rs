@@ -65,28 +65,21 @@ fn turn(stream: &TcpStream, limits: &Limits, pending: &mut Vec<u8>) -> io::Resul
         let now = Instant::now();
         if let Some(i) = pending.iter().position(|&b| b == b'\n') {
             break reply(pending.drain(..=i).as_slice());
-        } else if pending.len() > limits.max_line {
-            break (
-                format!(
-                    "抱歉,消息太长了(超过 {} 字节),连接将关闭。",
-                    limits.max_line
-                ),
-                false,
-            );
+        }
+        let (max, m, i) = (limits.max_line, secs(limits.message), secs(limits.idle));
+        let ending = if pending.len() > max {
+            format!("抱歉,消息太长了(超过 {max} 字节),连接将关闭。")
         } else if message_at.is_some_and(|at| at <= now) {
-            let m = secs(limits.message);
-            break (
-                format!("抱歉,您的消息 {m} 秒还没有发完,连接将关闭,欢迎下次光临。"),
-                false,
-            );
+            format!("抱歉,您的消息 {m} 秒还没有发完,连接将关闭,欢迎下次光临。")
         } else if idle_at <= now {
-            let i = secs(limits.idle);
-            break (
-                format!("您已经 {i} 秒没有说话了,连接将关闭,欢迎下次光临。"),
-                false,
-            );
+            format!("您已经 {i} 秒没有说话了,连接将关闭,欢迎下次光临。")
         } else if pause_at.is_some_and(|at| at <= now) {
             break reply(&std::mem::take(pending));
+        } else {
+            String::new()
+        };
+        if !ending.is_empty() {
+            break (ending, false);
         }
         // Wait until the nearest deadline, at least 1 ms (a zero timeout is an error).
         let deadline = message_at
@@ -148,15 +141,16 @@ pub fn serve(listener: &TcpListener, limits: Limits) -> io::Result<()> {
 fn main() -> io::Result<()> {
     let usage = "用法 · usage: step6_limits [--naive] [--host 127.0.0.1] [--port 9999]";
     let (address, flags) = step1::parse_args(usage, &["--naive"]);
-    let (naive, max_clients) = (!flags.is_empty(), usize::MAX); // naive: no cap either
-    let limits = if naive {
-        Limits {
-            per_read: true,
-            max_clients,
-            ..LIMITS
-        }
+    let naive = !flags.is_empty(); // per-read timeouts, and no cap on customers
+    let max_clients = if naive {
+        usize::MAX
     } else {
-        LIMITS
+        LIMITS.max_clients
+    };
+    let limits = Limits {
+        per_read: naive,
+        max_clients,
+        ..LIMITS
     };
     let listener = TcpListener::bind(&address)?;
     println!("listening on {address}");
