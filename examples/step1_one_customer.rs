@@ -95,6 +95,20 @@ pub fn parse_args(usage: &str, flags: &[&str]) -> (String, Vec<String>) {
     (format!("{host}:{port}"), given)
 }
 
+/// Listens on `address`, or says in one line why not and exits.
+pub fn listen(address: &str) -> TcpListener {
+    match TcpListener::bind(address) {
+        Ok(listener) => {
+            println!("listening on {address}");
+            listener
+        }
+        Err(e) => {
+            eprintln!("无法监听 · cannot listen on {address}: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
 fn fail(why: &str, usage: &str) -> ! {
     eprintln!("{why}\n{usage}");
     std::process::exit(2)
@@ -103,7 +117,6 @@ fn fail(why: &str, usage: &str) -> ! {
 fn main() -> io::Result<()> {
     let usage = "用法 · usage: step1_one_customer [--host 127.0.0.1] [--port 9999]";
     let (address, _) = parse_args(usage, &[]);
-    let tcp_server = TcpListener::bind(&address)?;
-    println!("listening on {address}");
+    let tcp_server = listen(&address);
     serve_one(&tcp_server)
 }

@@ -51,8 +51,7 @@ pub fn serve_threaded(listener: &TcpListener) -> io::Result<()> {
 fn main() -> io::Result<()> {
     let usage = "用法 · usage: step2_many_customers [--in-turn] [--host 127.0.0.1] [--port 9999]";
     let (address, flags) = step1::parse_args(usage, &["--in-turn"]);
-    let listener = TcpListener::bind(&address)?;
-    println!("listening on {address}");
+    let listener = step1::listen(&address);
     if flags.iter().any(|f| f == "--in-turn") {
         serve_in_turn(&listener)
     } else {

@@ -107,8 +107,7 @@ fn main() -> io::Result<()> {
         take_naive
     };
     let between: Between = Arc::new(|| thread::sleep(PAUSE));
-    let listener = TcpListener::bind(&address)?;
-    println!("listening on {address}");
+    let listener = step1::listen(&address);
     serve(
         &listener,
         Arc::new(Stock {

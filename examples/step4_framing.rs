@@ -12,7 +12,7 @@
 //! 运行 · Run: `cargo run --example step4_framing -- [--naive] [--port 9999]`
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
@@ -132,8 +132,7 @@ fn main() -> io::Result<()> {
     } else {
         Framing::Recv
     };
-    let listener = TcpListener::bind(&address)?;
-    println!("listening on {address}");
+    let listener = step1::listen(&address);
     for stream in listener.incoming() {
         let stream = stream?;
         thread::spawn(move || {

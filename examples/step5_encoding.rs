@@ -15,7 +15,7 @@
 //! (`--utf8`:本店用 UTF-8 · the shop speaks UTF-8; default GBK)
 
 use std::io::{self, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 
 use encoding_rs::{Encoding, GBK, UTF_8};
@@ -122,8 +122,8 @@ fn main() -> io::Result<()> {
     for (name, encoding) in [("GBK", GBK), ("UTF-8", UTF_8)] {
         println!("西瓜 in {name}: {}", hex(&encoding.encode("西瓜").0));
     }
-    let listener = TcpListener::bind(&address)?;
-    println!("listening on {address} ({})", wire.name());
+    let listener = step1::listen(&address);
+    println!("本店用 · the shop speaks {}", wire.name());
     for stream in listener.incoming() {
         let stream = stream?;
         thread::spawn(move || customer(&stream, wire, decoding));

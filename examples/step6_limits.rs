@@ -152,7 +152,6 @@ fn main() -> io::Result<()> {
         max_clients,
         ..LIMITS
     };
-    let listener = TcpListener::bind(&address)?;
-    println!("listening on {address}");
+    let listener = step1::listen(&address);
     serve(&listener, limits)
 }
