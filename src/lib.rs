@@ -27,6 +27,8 @@
 //! - [`ledger`]: where sales are recorded before they are acknowledged (SQLite,
 //!   `--ledger`), behind a small trait; its `writer` submodule is the group-commit
 //!   thread, its `report` submodule is `shop-server report`.
+//! - [`pg_ledger`]: the shared PostgreSQL ledger for several counters (issue 20), on
+//!   its own types until it is wired in behind the ledger trait.
 //! - [`reload`]: reading the goods file again on SIGHUP, without dropping anyone.
 //! - [`session`]: one customer's conversation as a pure state machine.
 //! - [`connection`]: the loop that wires those together for one connection, and turns
@@ -61,6 +63,7 @@ pub mod ledger;
 pub mod live;
 pub mod logger;
 pub mod outbox;
+pub mod pg_ledger;
 pub mod protocol;
 pub mod reload;
 pub mod server;

@@ -1,0 +1,514 @@
+//! The PostgreSQL ledger: stock and sales shared by several counters (shop-servers),
+//! each with its own connection, so that no piece is ever sold twice (issue 20).
+//!
+//! The database decides every sale. [`PgLedger::commit`] takes a batch of pending sales
+//! (group commit: everything waiting at one counter) and, in ONE transaction, takes a
+//! piece for each with a conditional update (`sold = sold + 1 … WHERE sold < stocked`),
+//! inserts a `sales` row per piece taken, and commits. A sale whose item is gone is
+//! [`Outcome::SoldOut`] and leaves no row; any error rolls the whole batch back and
+//! every sale in it is [`Outcome::Failed`]: nothing is taken.
+//!
+//! Counters lock item rows in name order within a batch, so two counters selling the
+//! same items never deadlock.
+//!
+//! This module depends on nothing else in the crate: its own small types, so that the
+//! shop's `Ledger` trait can be implemented over it. [`link::Link`] adds reconnecting
+//! with backoff. The tables are in [`schema`].
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use postgres::config::Host;
+use postgres::{Client, Config, NoTls, Statement};
+
+pub mod link;
+pub mod schema;
+mod sql;
+
+/// How long connecting may take before the counter gives up (at start: exit with one
+/// line; mid-run: the batch fails and the reconnect backs off). A LAN connect takes
+/// milliseconds; a host that does not answer must not hold a start or a batch longer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The server cancels any statement of ours that runs longer, waiting for a row lock
+/// included. A batch takes milliseconds; past this the customers are better told "not
+/// recorded" than kept waiting.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The server ends a session of ours that sits in a transaction this long, so that a
+/// counter that hangs mid-batch (stopped, or its network cut) releases the item rows it
+/// locked and the other counters go on selling.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Unacknowledged data on the connection fails it after this long (Linux): a network
+/// cut mid-batch ends in an error, not a wait for TCP's minutes of retries.
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An item as a counter's goods file gives it: sets the stocked total at start and on
+/// reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stocked {
+    /// The item's name.
+    pub name: String,
+    /// Its price in fen.
+    pub fen: u64,
+    /// Pieces stocked over the ledger's life; `None`: unlimited.
+    pub stocked: Option<u64>,
+}
+
+/// A sale waiting to be committed: the customer has asked for one piece.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSale {
+    /// When the customer asked.
+    pub time: SystemTime,
+    /// The customer's address (`ip:port`).
+    pub customer: String,
+    /// The item's name.
+    pub item: String,
+    /// The price it sells at, in fen.
+    pub fen: u64,
+}
+
+/// What became of one pending sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed: tell the customer `购买成功`.
+    Recorded,
+    /// The database has none left (or does not know the item); nothing recorded.
+    SoldOut,
+    /// The batch failed and was rolled back; nothing taken, nothing recorded.
+    Failed,
+}
+
+/// One `sales` row, as the report reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleRow {
+    /// RFC 3339, UTC, milliseconds: `2026-11-25T16:45:03.127Z`, as the SQLite ledger.
+    pub time: String,
+    /// The customer's address.
+    pub customer: String,
+    /// The item's name.
+    pub item: String,
+    /// The price it was sold at, in fen.
+    pub fen: u64,
+    /// The counter that sold it.
+    pub counter: String,
+}
+
+/// What one counter took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Takings {
+    /// The counter's name.
+    pub counter: String,
+    /// Its sales.
+    pub sales: u64,
+    /// Their sum, in fen.
+    pub fen: u64,
+}
+
+/// A stocked total that another counter had set and this one changed: logged as one
+/// line naming both values (the rule: the last start or reload wins).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "item {item}: stock {} from counter {by} replaced by {} from counter {now_by} (the last start or reload wins)",
+    show(*.was),
+    show(*.now)
+)]
+pub struct StockChange {
+    /// The item.
+    pub item: String,
+    /// The total before, and the counter that had set it.
+    pub was: Option<u64>,
+    /// Which counter had set it.
+    pub by: String,
+    /// The total now (this counter's goods file).
+    pub now: Option<u64>,
+    /// This counter.
+    pub now_by: String,
+}
+
+fn show(stock: Option<u64>) -> String {
+    stock.map_or("unlimited".into(), |n| n.to_string())
+}
+
+/// Why the ledger failed: one line naming the database (host, port, database; never
+/// the user's password) and the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PgError {
+    /// The connection string cannot be parsed.
+    #[error("ledger: cannot read the PostgreSQL connection string: {0}")]
+    Url(String),
+    /// Connecting failed (unreachable, refused, wrong user, password or database).
+    #[error("ledger {place}: cannot connect: {cause}")]
+    Connect {
+        /// `host:port/database`.
+        place: String,
+        /// Why, in one line.
+        cause: String,
+    },
+    /// The database holds tables that are not a snack-shop ledger's, or a newer one.
+    #[error("ledger {place}: {cause}")]
+    Schema {
+        /// `host:port/database`.
+        place: String,
+        /// Why, in one line.
+        cause: String,
+    },
+    /// A statement failed (lost connection, timeout, …).
+    #[error("ledger {place}: {cause}")]
+    Query {
+        /// `host:port/database`.
+        place: String,
+        /// Why, in one line.
+        cause: String,
+    },
+}
+
+/// How [`PgLedger::commit`] talks to the database. Both take pieces in one transaction
+/// with the same conditional update; docs/LEDGER.md has the measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// One statement for the whole batch (arrays through `unnest`): one round trip.
+    #[default]
+    Batch,
+    /// One statement per sale between BEGIN and COMMIT: a round trip per sale.
+    PerSale,
+}
+
+/// One counter's connection to the shared ledger.
+pub struct PgLedger {
+    client: Client,
+    place: String,
+    counter: String,
+    strategy: Strategy,
+    take_one: Statement,
+    take_batch: Statement,
+    /// An error showed the session is gone (see [`PgLedger::is_closed`]).
+    broken: bool,
+}
+
+impl PgLedger {
+    /// Connects as counter `counter` to `url` (`postgres://…`, `postgresql://…` or
+    /// `key=value …`, as libpq), with the timeouts above; `PGPASSWORD` is used when the
+    /// URL has no password. Creates the tables if missing and refuses foreign ones.
+    pub fn connect(url: &str, counter: &str) -> Result<PgLedger, PgError> {
+        PgLedger::connect_with(url, counter, std::env::var("PGPASSWORD").ok().as_deref())
+    }
+
+    /// As [`PgLedger::connect`], with `pgpassword` standing for `PGPASSWORD` (tests set
+    /// it without touching the process environment).
+    pub fn connect_with(
+        url: &str,
+        counter: &str,
+        pgpassword: Option<&str>,
+    ) -> Result<PgLedger, PgError> {
+        let scrub = |text: String| scrub(text, url, pgpassword);
+        let mut config = Config::from_str(url).map_err(|e| PgError::Url(scrub(cause(&e))))?;
+        if config.get_password().is_none()
+            && let Some(password) = pgpassword
+        {
+            config.password(password);
+        }
+        let place = place(&config);
+        let options = format!(
+            "{} -c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+            config.get_options().unwrap_or(""),
+            STATEMENT_TIMEOUT.as_millis(),
+            IDLE_IN_TRANSACTION_TIMEOUT.as_millis()
+        );
+        config
+            .options(options.trim_start())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_user_timeout(TCP_USER_TIMEOUT);
+        if config.get_application_name().is_none() {
+            config.application_name(&format!("snack-shop {counter}"));
+        }
+        let connect_error = |e: postgres::Error| PgError::Connect {
+            place: place.clone(),
+            cause: scrub(cause(&e)),
+        };
+        let mut client = config.connect(NoTls).map_err(connect_error)?;
+        schema::ensure(&mut client).map_err(|cause| PgError::Schema {
+            place: place.clone(),
+            cause: scrub(cause),
+        })?;
+        let take_one = client.prepare(sql::TAKE_ONE).map_err(connect_error)?;
+        let take_batch = client.prepare(sql::TAKE_BATCH).map_err(connect_error)?;
+        Ok(PgLedger {
+            client,
+            place,
+            counter: counter.to_string(),
+            strategy: Strategy::default(),
+            take_one,
+            take_batch,
+            broken: false,
+        })
+    }
+
+    /// `host:port/database`, for log lines.
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    /// This counter's name, as recorded with each sale.
+    pub fn counter(&self) -> &str {
+        &self.counter
+    }
+
+    /// Chooses how batches are sent (for measurements; the default is the faster).
+    pub fn set_strategy(&mut self, strategy: Strategy) {
+        self.strategy = strategy;
+    }
+
+    /// True once the connection is gone: reconnect. Also after an error that ends the
+    /// session (the server shutting down, a lost connection), which may come before
+    /// the client has seen the socket close.
+    pub fn is_closed(&self) -> bool {
+        self.broken || self.client.is_closed()
+    }
+
+    fn query_error(&mut self, e: &postgres::Error) -> PgError {
+        // 08: connection exception; 57P: the server is shutting down or restarting.
+        let code = e.as_db_error().map(|db| db.code().code());
+        if code.is_none_or(|c| c.starts_with("08") || c.starts_with("57P")) {
+            self.broken = true;
+        }
+        PgError::Query {
+            place: self.place.clone(),
+            cause: cause(e),
+        }
+    }
+
+    /// Sets the stocked totals (and prices) of `items` from this counter's goods file,
+    /// in one transaction; items not listed keep theirs. Returns the totals that another
+    /// counter had set differently, for the caller to log: the last start or reload wins.
+    pub fn set_stock(&mut self, items: &[Stocked]) -> Result<Vec<StockChange>, PgError> {
+        let mut sorted: Vec<&Stocked> = items.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name)); // lock order, as in commit
+        let mut changes = Vec::new();
+        let run = |client: &mut Client, changes: &mut Vec<StockChange>| {
+            let mut tx = client.transaction()?;
+            let old = tx.prepare(sql::OLD_STOCK)?;
+            let upsert = tx.prepare(sql::SET_STOCK)?;
+            for item in sorted {
+                let stocked = item.stocked.map(to_i64);
+                let before = tx.query_opt(&old, &[&item.name])?;
+                tx.execute(
+                    &upsert,
+                    &[&item.name, &to_i64(item.fen), &stocked, &self.counter],
+                )?;
+                let Some(before) = before else { continue };
+                let (was, by): (Option<i64>, String) = (before.get(0), before.get(1));
+                if was != stocked && by != self.counter {
+                    changes.push(StockChange {
+                        item: item.name.clone(),
+                        was: was.map(to_u64),
+                        by,
+                        now: item.stocked,
+                        now_by: self.counter.clone(),
+                    });
+                }
+            }
+            tx.commit()
+        };
+        match run(&mut self.client, &mut changes) {
+            Ok(()) => Ok(changes),
+            Err(e) => Err(self.query_error(&e)),
+        }
+    }
+
+    /// Commits `batch` (see the module header): one outcome per sale, in order. On any
+    /// error every outcome is [`Outcome::Failed`]; [`PgLedger::try_commit`] gives the
+    /// error, for the log.
+    pub fn commit(&mut self, batch: &[PendingSale]) -> Vec<Outcome> {
+        self.try_commit(batch)
+            .unwrap_or_else(|_| vec![Outcome::Failed; batch.len()])
+    }
+
+    /// As [`PgLedger::commit`], but an error is returned (nothing was taken) instead of
+    /// turned into [`Outcome::Failed`]s.
+    pub fn try_commit(&mut self, batch: &[PendingSale]) -> Result<Vec<Outcome>, PgError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Lock order: by item name, then the order the customers asked in.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by(|&a, &b| batch[a].item.cmp(&batch[b].item));
+        let taken = match self.strategy {
+            Strategy::Batch => self.take_batch(batch, &order),
+            Strategy::PerSale => self.take_each(batch, &order),
+        };
+        let taken = taken.map_err(|e| self.query_error(&e))?;
+        Ok(taken
+            .into_iter()
+            .map(|t| {
+                if t {
+                    Outcome::Recorded
+                } else {
+                    Outcome::SoldOut
+                }
+            })
+            .collect())
+    }
+
+    fn take_each(
+        &mut self,
+        batch: &[PendingSale],
+        order: &[usize],
+    ) -> Result<Vec<bool>, postgres::Error> {
+        let mut taken = vec![false; batch.len()];
+        // Dropping an uncommitted transaction rolls it back.
+        let mut tx = self.client.transaction()?;
+        for &i in order {
+            let sale = &batch[i];
+            let row = tx.query_opt(
+                &self.take_one,
+                &[
+                    &sale.item,
+                    &sale.time,
+                    &sale.customer,
+                    &to_i64(sale.fen),
+                    &self.counter,
+                ],
+            )?;
+            taken[i] = row.is_some();
+        }
+        tx.commit()?;
+        Ok(taken)
+    }
+
+    fn take_batch(
+        &mut self,
+        batch: &[PendingSale],
+        order: &[usize],
+    ) -> Result<Vec<bool>, postgres::Error> {
+        let seq: Vec<i64> = order.iter().map(|&i| to_i64(i as u64)).collect();
+        let time: Vec<SystemTime> = order.iter().map(|&i| batch[i].time).collect();
+        let customer: Vec<&str> = order.iter().map(|&i| batch[i].customer.as_str()).collect();
+        let item: Vec<&str> = order.iter().map(|&i| batch[i].item.as_str()).collect();
+        let fen: Vec<i64> = order.iter().map(|&i| to_i64(batch[i].fen)).collect();
+        // One statement is one transaction: all of it commits, or none.
+        let rows = self.client.query(
+            &self.take_batch,
+            &[&seq, &time, &customer, &item, &fen, &self.counter],
+        )?;
+        let mut taken = vec![false; batch.len()];
+        for row in rows {
+            let i = usize::try_from(row.get::<_, i64>(0)).unwrap_or(usize::MAX);
+            if let Some(t) = taken.get_mut(i) {
+                *t = true;
+            }
+        }
+        Ok(taken)
+    }
+
+    /// What is left of each item: `None` for unlimited. For menus and greetings.
+    pub fn stock(&mut self) -> Result<HashMap<String, Option<u64>>, PgError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT name, CASE WHEN stocked IS NULL THEN NULL
+                        ELSE greatest(stocked - sold, 0) END FROM items",
+                &[],
+            )
+            .map_err(|e| self.query_error(&e))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, Option<i64>>(1).map(to_u64)))
+            .collect())
+    }
+
+    /// Every sale, oldest first, with the counter that sold it.
+    pub fn sales(&mut self) -> Result<Vec<SaleRow>, PgError> {
+        let rows = self
+            .client
+            .query(sql::SALES, &[])
+            .map_err(|e| self.query_error(&e))?;
+        Ok(rows
+            .iter()
+            .map(|r| SaleRow {
+                time: r.get(0),
+                customer: r.get(1),
+                item: r.get(2),
+                fen: to_u64(r.get(3)),
+                counter: r.get(4),
+            })
+            .collect())
+    }
+
+    /// Sales and takings per counter, by counter name.
+    pub fn takings(&mut self) -> Result<Vec<Takings>, PgError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT counter, count(*), sum(fen)::bigint FROM sales GROUP BY counter ORDER BY counter",
+                &[],
+            )
+            .map_err(|e| self.query_error(&e))?;
+        Ok(rows
+            .iter()
+            .map(|r| Takings {
+                counter: r.get(0),
+                sales: to_u64(r.get(1)),
+                fen: to_u64(r.get(2)),
+            })
+            .collect())
+    }
+}
+
+/// `host:port/database` from a parsed connection string: what log lines name.
+fn place(config: &Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().or(config.get_user()).unwrap_or("");
+    format!("{host}:{port}/{db}")
+}
+
+/// A postgres error as one line: the server's message, or the client's error and its
+/// causes.
+fn cause(e: &postgres::Error) -> String {
+    let text = match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
+    };
+    text.replace(['\n', '\r'], " ")
+}
+
+/// Removes any password the connection string or `PGPASSWORD` holds from `text`:
+/// belt and braces, as no message is known to contain one.
+fn scrub(text: String, url: &str, pgpassword: Option<&str>) -> String {
+    let from_url = Config::from_str(url).ok().and_then(|c| {
+        c.get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+    });
+    let mut text = text;
+    for password in [from_url.as_deref(), pgpassword].into_iter().flatten() {
+        if !password.is_empty() {
+            text = text.replace(password, "***");
+        }
+    }
+    text
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
