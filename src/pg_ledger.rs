@@ -15,16 +15,21 @@
 //! shop's `Ledger` trait can be implemented over it. [`link::Link`] adds reconnecting
 //! with backoff. The tables are in [`schema`].
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
-use postgres::config::Host;
 use postgres::{Client, Config, NoTls, Statement};
 
+mod error;
 pub mod link;
+mod read;
 pub mod schema;
 mod sql;
+mod types;
+
+pub use error::PgError;
+use error::{cause, place, scrub};
+pub use types::{Outcome, PendingSale, SaleRow, StockChange, Stocked, Takings};
 
 /// How long connecting may take before the counter gives up (at start: exit with one
 /// line; mid-run: the batch fails and the reconnect backs off). A LAN connect takes
@@ -44,126 +49,6 @@ pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Unacknowledged data on the connection fails it after this long (Linux): a network
 /// cut mid-batch ends in an error, not a wait for TCP's minutes of retries.
 pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// An item as a counter's goods file gives it: sets the stocked total at start and on
-/// reload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stocked {
-    /// The item's name.
-    pub name: String,
-    /// Its price in fen.
-    pub fen: u64,
-    /// Pieces stocked over the ledger's life; `None`: unlimited.
-    pub stocked: Option<u64>,
-}
-
-/// A sale waiting to be committed: the customer has asked for one piece.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingSale {
-    /// When the customer asked.
-    pub time: SystemTime,
-    /// The customer's address (`ip:port`).
-    pub customer: String,
-    /// The item's name.
-    pub item: String,
-    /// The price it sells at, in fen.
-    pub fen: u64,
-}
-
-/// What became of one pending sale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Committed: tell the customer `购买成功`.
-    Recorded,
-    /// The database has none left (or does not know the item); nothing recorded.
-    SoldOut,
-    /// The batch failed and was rolled back; nothing taken, nothing recorded.
-    Failed,
-}
-
-/// One `sales` row, as the report reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaleRow {
-    /// RFC 3339, UTC, milliseconds: `2026-11-25T16:45:03.127Z`, as the SQLite ledger.
-    pub time: String,
-    /// The customer's address.
-    pub customer: String,
-    /// The item's name.
-    pub item: String,
-    /// The price it was sold at, in fen.
-    pub fen: u64,
-    /// The counter that sold it.
-    pub counter: String,
-}
-
-/// What one counter took.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Takings {
-    /// The counter's name.
-    pub counter: String,
-    /// Its sales.
-    pub sales: u64,
-    /// Their sum, in fen.
-    pub fen: u64,
-}
-
-/// A stocked total that another counter had set and this one changed: logged as one
-/// line naming both values (the rule: the last start or reload wins).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "item {item}: stock {} from counter {by} replaced by {} from counter {now_by} (the last start or reload wins)",
-    show(*.was),
-    show(*.now)
-)]
-pub struct StockChange {
-    /// The item.
-    pub item: String,
-    /// The total before, and the counter that had set it.
-    pub was: Option<u64>,
-    /// Which counter had set it.
-    pub by: String,
-    /// The total now (this counter's goods file).
-    pub now: Option<u64>,
-    /// This counter.
-    pub now_by: String,
-}
-
-fn show(stock: Option<u64>) -> String {
-    stock.map_or("unlimited".into(), |n| n.to_string())
-}
-
-/// Why the ledger failed: one line naming the database (host, port, database; never
-/// the user's password) and the cause.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PgError {
-    /// The connection string cannot be parsed.
-    #[error("ledger: cannot read the PostgreSQL connection string: {0}")]
-    Url(String),
-    /// Connecting failed (unreachable, refused, wrong user, password or database).
-    #[error("ledger {place}: cannot connect: {cause}")]
-    Connect {
-        /// `host:port/database`.
-        place: String,
-        /// Why, in one line.
-        cause: String,
-    },
-    /// The database holds tables that are not a snack-shop ledger's, or a newer one.
-    #[error("ledger {place}: {cause}")]
-    Schema {
-        /// `host:port/database`.
-        place: String,
-        /// Why, in one line.
-        cause: String,
-    },
-    /// A statement failed (lost connection, timeout, …).
-    #[error("ledger {place}: {cause}")]
-    Query {
-        /// `host:port/database`.
-        place: String,
-        /// Why, in one line.
-        cause: String,
-    },
-}
 
 /// How [`PgLedger::commit`] talks to the database. Both take pieces in one transaction
 /// with the same conditional update; docs/LEDGER.md has the measurements.
@@ -402,107 +287,6 @@ impl PgLedger {
         }
         Ok(taken)
     }
-
-    /// What is left of each item: `None` for unlimited. For menus and greetings.
-    pub fn stock(&mut self) -> Result<HashMap<String, Option<u64>>, PgError> {
-        let rows = self
-            .client
-            .query(
-                "SELECT name, CASE WHEN stocked IS NULL THEN NULL
-                        ELSE greatest(stocked - sold, 0) END FROM items",
-                &[],
-            )
-            .map_err(|e| self.query_error(&e))?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), r.get::<_, Option<i64>>(1).map(to_u64)))
-            .collect())
-    }
-
-    /// Every sale, oldest first, with the counter that sold it.
-    pub fn sales(&mut self) -> Result<Vec<SaleRow>, PgError> {
-        let rows = self
-            .client
-            .query(sql::SALES, &[])
-            .map_err(|e| self.query_error(&e))?;
-        Ok(rows
-            .iter()
-            .map(|r| SaleRow {
-                time: r.get(0),
-                customer: r.get(1),
-                item: r.get(2),
-                fen: to_u64(r.get(3)),
-                counter: r.get(4),
-            })
-            .collect())
-    }
-
-    /// Sales and takings per counter, by counter name.
-    pub fn takings(&mut self) -> Result<Vec<Takings>, PgError> {
-        let rows = self
-            .client
-            .query(
-                "SELECT counter, count(*), sum(fen)::bigint FROM sales GROUP BY counter ORDER BY counter",
-                &[],
-            )
-            .map_err(|e| self.query_error(&e))?;
-        Ok(rows
-            .iter()
-            .map(|r| Takings {
-                counter: r.get(0),
-                sales: to_u64(r.get(1)),
-                fen: to_u64(r.get(2)),
-            })
-            .collect())
-    }
-}
-
-/// `host:port/database` from a parsed connection string: what log lines name.
-fn place(config: &Config) -> String {
-    let host = match config.get_hosts().first() {
-        Some(Host::Tcp(name)) => name.clone(),
-        #[cfg(unix)]
-        Some(Host::Unix(path)) => path.display().to_string(),
-        None => "localhost".into(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let db = config.get_dbname().or(config.get_user()).unwrap_or("");
-    format!("{host}:{port}/{db}")
-}
-
-/// A postgres error as one line: the server's message, or the client's error and its
-/// causes.
-fn cause(e: &postgres::Error) -> String {
-    let text = match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
-            }
-            text
-        }
-    };
-    text.replace(['\n', '\r'], " ")
-}
-
-/// Removes any password the connection string or `PGPASSWORD` holds from `text`:
-/// belt and braces, as no message is known to contain one.
-fn scrub(text: String, url: &str, pgpassword: Option<&str>) -> String {
-    let from_url = Config::from_str(url).ok().and_then(|c| {
-        c.get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-    });
-    let mut text = text;
-    for password in [from_url.as_deref(), pgpassword].into_iter().flatten() {
-        if !password.is_empty() {
-            text = text.replace(password, "***");
-        }
-    }
-    text
 }
 
 fn to_i64(n: u64) -> i64 {
