@@ -220,9 +220,11 @@ impl PgLedger {
         // Lock order: by item name, then the order the customers asked in.
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.sort_by(|&a, &b| batch[a].item.cmp(&batch[b].item));
-        let taken = match self.strategy {
-            Strategy::Batch => self.take_batch(batch, &order),
-            Strategy::PerSale => self.take_each(batch, &order),
+        let taken = match (batch, self.strategy) {
+            // One sale is one statement, atomic on its own: no BEGIN and COMMIT.
+            ([sale], Strategy::Batch) => self.take_single(sale).map(|t| vec![t]),
+            (_, Strategy::Batch) => self.take_batch(batch, &order),
+            (_, Strategy::PerSale) => self.take_each(batch, &order),
         };
         let taken = taken.map_err(|e| self.query_error(&e))?;
         Ok(taken
@@ -235,6 +237,13 @@ impl PgLedger {
                 }
             })
             .collect())
+    }
+
+    fn take_single(&mut self, sale: &PendingSale) -> Result<bool, postgres::Error> {
+        let fen = to_i64(sale.fen);
+        let params: [&(dyn postgres::types::ToSql + Sync); 5] =
+            [&sale.item, &sale.time, &sale.customer, &fen, &self.counter];
+        Ok(self.client.query_opt(&self.take_one, &params)?.is_some())
     }
 
     fn take_each(
