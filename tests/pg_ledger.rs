@@ -6,7 +6,8 @@
 
 mod support;
 
-use std::sync::{Arc, Barrier};
+use std::process::Command;
+use std::sync::{Arc, Barrier, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,6 +30,42 @@ fn sale(item: &str, customer: usize) -> PendingSale {
         item: item.into(),
         fen: 450,
     }
+}
+
+/// Log lines, as `LEVEL text`, from every test in this binary: each test picks its
+/// own by its server's port.
+static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        let line = format!("{} {}", record.level(), record.args());
+        LINES.lock().unwrap().push(line);
+    }
+    fn flush(&self) {}
+}
+
+fn capture_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        log::set_logger(&Capture).expect("the only logger");
+        log::set_max_level(log::LevelFilter::Info);
+    });
+}
+
+/// The captured lines that name `port`.
+fn lines_about(port: u16) -> Vec<String> {
+    let needle = format!("127.0.0.1:{port}/");
+    let lines = LINES.lock().unwrap();
+    lines
+        .iter()
+        .filter(|l| l.contains(&needle))
+        .cloned()
+        .collect()
 }
 
 fn count(pg: &pg::Pg, sql: &str) -> u64 {
@@ -65,14 +102,22 @@ fn two_counters_race_for_the_last_pieces() {
                 thread::spawn(move || {
                     barrier.wait();
                     let mut got = [0u64; 2];
-                    // 50 buyers of seeds and 10 of melons per counter.
-                    let mut buyers: Vec<PendingSale> = (0..50)
-                        .map(|i| sale(seeds, c * 1000 + i))
-                        .chain((0..10).map(|i| sale(melons, c * 1000 + 500 + i)))
+                    // 50 buyers of seeds and 10 of melons per counter, in groups
+                    // of 5 and 1: the first counter's melon buyer last in each
+                    // group, the second's first, so that without a lock order
+                    // their batches would deadlock.
+                    let buyers: Vec<PendingSale> = (0..10)
+                        .flat_map(|g| {
+                            let mut group: Vec<PendingSale> = (0..5)
+                                .map(|i| sale(seeds, c * 1000 + g * 5 + i))
+                                .chain([sale(melons, c * 1000 + 500 + g)])
+                                .collect();
+                            if c == 1 {
+                                group.reverse();
+                            }
+                            group
+                        })
                         .collect();
-                    if c == 1 {
-                        buyers.reverse();
-                    }
                     for batch in buyers.chunks(size) {
                         let outcomes = ledger.commit(batch);
                         assert_eq!(outcomes.len(), batch.len());
@@ -141,6 +186,7 @@ fn an_error_mid_batch_takes_nothing() {
 /// so at once while it is down, and records again by itself once it is back.
 #[test]
 fn database_stopped_and_started_mid_run() {
+    capture_logs();
     let Some(mut pg) = pg::start() else { return };
     let mut link = Link::open(&pg.url(), "一号柜台").expect("connect");
     link.with(|l| l.set_stock(&[item("瓜子", 450, Some(10))]))
@@ -172,6 +218,57 @@ fn database_stopped_and_started_mid_run() {
     assert!(link.is_up());
     assert_eq!(count(&pg, "SELECT count(*) FROM sales"), 2);
     assert_eq!(count(&pg, "SELECT sold FROM items"), 2);
+    // One line when it was lost, one when it came back, however many tries between.
+    let lines = lines_about(pg.port());
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("WARN ledger 127.0.0.1:")
+            && lines[0].contains("sales cannot be recorded; reconnecting with backoff"),
+        "{lines:#?}"
+    );
+    let failed = 2 * 2 + (tries - 1);
+    assert!(
+        lines[1].starts_with("INFO ledger 127.0.0.1:")
+            && lines[1].contains(&format!(
+                "; {failed} purchases could not be recorded meanwhile"
+            )),
+        "{lines:#?}"
+    );
+}
+
+/// A row lock held by someone else longer than the statement timeout: the batch fails
+/// with the server's statement timeout instead of waiting, and the connection stays.
+#[test]
+fn a_hung_lock_is_bounded_by_the_statement_timeout() {
+    let Some(pg) = pg::start() else { return };
+    let mut ledger = PgLedger::connect(&pg.url(), "一号柜台").expect("connect");
+    ledger.set_stock(&[item("瓜子", 450, Some(10))]).unwrap();
+    let holder = {
+        let pg_sql = "BEGIN; SELECT name FROM items FOR UPDATE; SELECT pg_sleep(60); COMMIT;";
+        let key_value = pg.key_value();
+        let psql = pg.psql_command();
+        thread::spawn(move || {
+            let _ = Command::new(psql)
+                .args(["-X", "-q", "-d", &key_value, "-c", pg_sql])
+                .output();
+        })
+    };
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' \
+                   AND state = 'active' AND pid <> pg_backend_pid()";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&pg, waiting) == 0 {
+        assert!(Instant::now() < deadline, "the lock holder never started");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let e = ledger.try_commit(&[sale("瓜子", 1)]).unwrap_err();
+    assert!(e.to_string().contains("statement timeout (57014)"), "{e}");
+    assert!(!ledger.is_closed());
+    pg.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+    );
+    holder.join().unwrap();
+    assert_eq!(ledger.commit(&[sale("瓜子", 1)]), [Outcome::Recorded]);
 }
 
 /// The plain connection, without the link: the error names the database, and the

@@ -188,6 +188,11 @@ impl Pg {
         String::from_utf8_lossy(&check(cmd.output(), "psql").stdout).into_owned()
     }
 
+    /// The psql program of this PostgreSQL.
+    pub fn psql_command(&self) -> PathBuf {
+        self.bin.join("psql")
+    }
+
     /// Stops the server (fast shutdown: connections are cut), keeping its data.
     pub fn stop(&mut self) {
         self.pg_ctl_stop("fast");
