@@ -51,7 +51,9 @@ pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(5);
 pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How [`PgLedger::commit`] talks to the database. Both take pieces in one transaction
-/// with the same conditional update; docs/LEDGER.md has the measurements.
+/// with the same conditional update. Batch is the faster from 8 sales up (measured by
+/// `cargo test --test pg_ledger -- --ignored --nocapture measure`), and a batch of one
+/// is one statement either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
     /// One statement for the whole batch (arrays through `unnest`): one round trip.

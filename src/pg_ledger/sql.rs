@@ -14,12 +14,13 @@ INSERT INTO sales (time, customer, item, fen, counter)
 SELECT $2, $3, name, $4, $5 FROM taken
 RETURNING id";
 
-/// A whole batch in one statement (so one transaction and one round trip): locks the
-/// items it wants in name order (`FOR UPDATE`, which waits for another counter's
-/// commit and then sees its `sold`), grants each item as many pieces as are left up to
-/// what the batch wants, adds them to `sold`, and inserts a row for the first `granted`
-/// sales of each item, in the order the customers asked. Returns the `seq` of every
-/// sale recorded.
+/// A whole batch in one statement (so one transaction and one round trip). It locks
+/// the items it wants (`FOR UPDATE`, which waits for another counter's commit and then
+/// sees its `sold`) in name order, byte order (`COLLATE "C"`) as Rust sorts names for
+/// the other statements, so that no two counters deadlock. It grants each item as many
+/// pieces as are left, up to what the batch wants, adds them to `sold`, and inserts a
+/// row for the first `granted` sales of each item in the order the customers asked.
+/// Returns the `seq` of every sale recorded.
 ///
 /// `$1` seq, `$2` time, `$3` customer, `$4` item, `$5` fen (arrays, one element per
 /// sale); `$6` counter.
@@ -35,7 +36,7 @@ locked AS (
     SELECT i.name, CASE WHEN i.stocked IS NULL THEN w.n
                         ELSE least(w.n, greatest(i.stocked - i.sold, 0)) END AS granted
     FROM items i JOIN want w ON w.item = i.name
-    ORDER BY i.name
+    ORDER BY i.name COLLATE \"C\"
     FOR UPDATE OF i
 ),
 taken AS (
