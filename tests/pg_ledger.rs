@@ -536,3 +536,51 @@ fn measure(ledger: &mut PgLedger) {
         }
     }
 }
+
+/// Two counters committing batches of the same two items at once, with the WAL flushed
+/// at each commit: their transactions hold the item rows until the flush is done, so
+/// they take turns. Run with
+/// `cargo test --test pg_ledger -- --ignored --nocapture measure_two`.
+#[test]
+#[ignore]
+fn measure_two_counters_on_the_same_items() {
+    let Some(pg) = pg::start() else { return };
+    for size in [1, 32] {
+        let commits = if size == 1 { 200 } else { 60 };
+        let barrier = Arc::new(Barrier::new(2));
+        let start = Instant::now();
+        let counters: Vec<_> = ["一号柜台", "二号柜台"]
+            .into_iter()
+            .map(|name| {
+                let mut ledger = PgLedger::connect(&pg.url(), name).expect("connect");
+                ledger
+                    .set_stock(&[item("瓜子", 450, None), item("西瓜", 200, None)])
+                    .unwrap();
+                let barrier = Arc::clone(&barrier);
+                thread::spawn(move || {
+                    let batch: Vec<_> = (0..size)
+                        .map(|i| sale(if i % 2 == 0 { "瓜子" } else { "西瓜" }, i))
+                        .collect();
+                    barrier.wait();
+                    for _ in 0..commits {
+                        assert!(
+                            ledger
+                                .commit(&batch)
+                                .iter()
+                                .all(|o| *o == Outcome::Recorded)
+                        );
+                    }
+                })
+            })
+            .collect();
+        for c in counters {
+            c.join().unwrap();
+        }
+        let took = start.elapsed().as_secs_f64();
+        println!(
+            "two counters, batches of {size}: {:.0} sales/s in all, {:.2} ms per commit per counter",
+            (2 * commits * size) as f64 / took,
+            took * 1e3 / commits as f64
+        );
+    }
+}
