@@ -18,10 +18,11 @@
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
-use postgres::{Client, Config, NoTls, Statement};
+use postgres::{Client, Config, Statement};
 
 mod error;
 pub mod link;
+mod open;
 mod read;
 pub mod schema;
 mod sql;
@@ -29,11 +30,13 @@ mod types;
 
 pub use error::PgError;
 use error::{cause, place, scrub};
+pub use open::OPEN_TIMEOUT;
 pub use types::{Outcome, PendingSale, SaleRow, StockChange, Stocked, Takings};
 
-/// How long connecting may take before the counter gives up (at start: exit with one
-/// line; mid-run: the batch fails and the reconnect backs off). A LAN connect takes
+/// How long the TCP connect may take before the counter gives up (at start: exit with
+/// one line; mid-run: the batch fails and the reconnect backs off). A LAN connect takes
 /// milliseconds; a host that does not answer must not hold a start or a batch longer.
+/// The whole opening, logging in included, is bounded by [`OPEN_TIMEOUT`].
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The server cancels any statement of ours that runs longer, waiting for a row lock
@@ -111,26 +114,7 @@ impl PgLedger {
         if config.get_application_name().is_none() {
             config.application_name(&format!("snack-shop {counter}"));
         }
-        let connect_error = |e: postgres::Error| PgError::Connect {
-            place: place.clone(),
-            cause: scrub(cause(&e)),
-        };
-        let mut client = config.connect(NoTls).map_err(connect_error)?;
-        schema::ensure(&mut client).map_err(|cause| PgError::Schema {
-            place: place.clone(),
-            cause: scrub(cause),
-        })?;
-        let take_one = client.prepare(sql::TAKE_ONE).map_err(connect_error)?;
-        let take_batch = client.prepare(sql::TAKE_BATCH).map_err(connect_error)?;
-        Ok(PgLedger {
-            client,
-            place,
-            counter: counter.to_string(),
-            strategy: Strategy::default(),
-            take_one,
-            take_batch,
-            broken: false,
-        })
+        open::bounded(config, place, counter.to_string()).map_err(|e| e.scrubbed(&scrub))
     }
 
     /// `host:port/database`, for log lines.

@@ -584,3 +584,59 @@ fn measure_two_counters_on_the_same_items() {
         );
     }
 }
+
+/// A server that accepts connections but never answers (frozen): the start gives up
+/// after the open timeout with one line, and a second attempt while the first still
+/// waits fails at once. Needs no PostgreSQL.
+#[test]
+fn a_server_that_never_answers_is_given_up_on() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let holder = thread::spawn(move || {
+        // Accepts the first connection and holds it, silent, until told to stop.
+        let held = listener.accept();
+        let _ = stop_rx.recv();
+        drop(held);
+    });
+    let url = format!("postgres://shop:Mima-456@127.0.0.1:{port}/shop");
+    let started = Instant::now();
+    let text = PgLedger::connect(&url, "一号柜台")
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        text,
+        format!(
+            "ledger 127.0.0.1:{port}/shop: cannot connect: no answer within {} s \
+             (the server accepts connections but does not answer)",
+            snack_shop::pg_ledger::OPEN_TIMEOUT.as_secs()
+        )
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let text = PgLedger::connect(&url, "一号柜台")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.ends_with("the database has not answered an earlier attempt yet"),
+        "{text}"
+    );
+    stop_tx.send(()).unwrap();
+    holder.join().unwrap();
+    // Once the silent connection is closed, the abandoned attempt ends, and a new one
+    // is refused by the closed port, not by the earlier attempt.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = PgLedger::connect(&url, "一号柜台")
+            .err()
+            .unwrap()
+            .to_string();
+        if !text.contains("earlier attempt") {
+            assert!(!text.contains("Mima-456"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}

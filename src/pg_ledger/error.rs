@@ -39,6 +39,27 @@ pub enum PgError {
     },
 }
 
+impl PgError {
+    /// The same error with `scrub` applied to its cause.
+    pub(super) fn scrubbed(self, scrub: &dyn Fn(String) -> String) -> PgError {
+        match self {
+            PgError::Url(cause) => PgError::Url(scrub(cause)),
+            PgError::Connect { place, cause } => PgError::Connect {
+                place,
+                cause: scrub(cause),
+            },
+            PgError::Schema { place, cause } => PgError::Schema {
+                place,
+                cause: scrub(cause),
+            },
+            PgError::Query { place, cause } => PgError::Query {
+                place,
+                cause: scrub(cause),
+            },
+        }
+    }
+}
+
 /// `host:port/database` from a parsed connection string: what log lines name.
 pub(super) fn place(config: &Config) -> String {
     let host = match config.get_hosts().first() {
