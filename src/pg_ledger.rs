@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use postgres::{Client, Config, Statement};
 
+pub mod doubt;
 mod error;
 pub mod link;
 mod open;
@@ -76,6 +77,10 @@ pub struct PgLedger {
     take_batch: Statement,
     /// An error showed the session is gone (see [`PgLedger::is_closed`]).
     broken: bool,
+    /// The server session, to find out about a batch in doubt.
+    session: doubt::Session,
+    /// The last batch whose commit was cut off with the connection.
+    doubt: Option<doubt::Doubt>,
 }
 
 impl PgLedger {
@@ -151,6 +156,12 @@ impl PgLedger {
         }
     }
 
+    /// The batch whose commit the lost connection cut off, if any: it may have been
+    /// recorded.
+    pub fn take_doubt(&mut self) -> Option<doubt::Doubt> {
+        self.doubt.take()
+    }
+
     /// Sets the stocked totals (and prices) of `items` from this counter's goods file,
     /// in one transaction; items not listed keep theirs. Returns the totals that another
     /// counter had set differently, for the caller to log: the last start or reload wins.
@@ -197,8 +208,10 @@ impl PgLedger {
             .unwrap_or_else(|_| vec![Outcome::Failed; batch.len()])
     }
 
-    /// As [`PgLedger::commit`], but an error is returned (nothing was taken) instead of
-    /// turned into [`Outcome::Failed`]s.
+    /// As [`PgLedger::commit`], but an error is returned instead of turned into
+    /// [`Outcome::Failed`]s. Nothing was taken, except when the connection was lost
+    /// during the commit: then [`PgLedger::take_doubt`] gives the batch, for
+    /// [`PgLedger::resolve`] on a new connection.
     pub fn try_commit(&mut self, batch: &[PendingSale]) -> Result<Vec<Outcome>, PgError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -212,7 +225,16 @@ impl PgLedger {
             (_, Strategy::Batch) => self.take_batch(batch, &order),
             (_, Strategy::PerSale) => self.take_each(batch, &order),
         };
-        let taken = taken.map_err(|e| self.query_error(&e))?;
+        let taken = match taken {
+            Ok(taken) => taken,
+            Err(e) => {
+                let error = self.query_error(&e);
+                if self.is_closed() {
+                    self.doubt = Some(doubt::Doubt::new(self.session, &self.counter, batch));
+                }
+                return Err(error);
+            }
+        };
         Ok(taken
             .into_iter()
             .map(|t| {

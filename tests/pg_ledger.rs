@@ -6,7 +6,10 @@
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -639,4 +642,92 @@ fn a_server_that_never_answers_is_given_up_on() {
         assert!(Instant::now() < deadline, "{text}");
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A TCP proxy in front of the database that can cut one connection: either just
+/// after the server has answered (the answer is dropped: the commit is done, but the
+/// counter never hears of it), or just before the counter's next message reaches the
+/// server (nothing is done).
+struct CutProxy {
+    port: u16,
+    cut_answer: Arc<AtomicBool>,
+    cut_request: Arc<AtomicBool>,
+}
+
+fn cut_proxy(target: u16) -> CutProxy {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cut_answer = Arc::new(AtomicBool::new(false));
+    let cut_request = Arc::new(AtomicBool::new(false));
+    let (answer, request) = (Arc::clone(&cut_answer), Arc::clone(&cut_request));
+    thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let pipe = |from: TcpStream, to: TcpStream, cut: Arc<AtomicBool>| {
+                thread::spawn(move || {
+                    let (mut from, mut to) = (from, to);
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n) = from.read(&mut buf) {
+                        if n == 0 || cut.swap(false, Ordering::SeqCst) {
+                            break;
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = from.shutdown(Shutdown::Both);
+                    let _ = to.shutdown(Shutdown::Both);
+                })
+            };
+            pipe(
+                client.try_clone().unwrap(),
+                server.try_clone().unwrap(),
+                Arc::clone(&request),
+            );
+            pipe(server, client, Arc::clone(&answer));
+        }
+    });
+    CutProxy {
+        port,
+        cut_answer,
+        cut_request,
+    }
+}
+
+/// The connection lost in the middle of a commit: the batch is looked up on a new
+/// connection, so customers whose sale was committed hear `Recorded`, and those whose
+/// sale never reached the database hear `Failed`, with nothing taken.
+#[test]
+fn a_commit_cut_off_with_the_connection_is_looked_up() {
+    let Some(pg) = pg::start() else { return };
+    let proxy = cut_proxy(pg.port());
+    let url = format!("postgres://{}@127.0.0.1:{}/postgres", pg::USER, proxy.port);
+    let mut link = Link::open(&url, "一号柜台").expect("connect");
+    link.with(|l| l.set_stock(&[item("瓜子", 450, Some(10))]))
+        .expect("set stock");
+    for (cut, size, want) in [
+        (&proxy.cut_answer, 2, Outcome::Recorded),
+        (&proxy.cut_answer, 1, Outcome::Recorded),
+        (&proxy.cut_request, 3, Outcome::Failed),
+    ] {
+        let before = count(&pg, "SELECT count(*) FROM sales");
+        let batch: Vec<_> = (0..size)
+            .map(|i| sale("瓜子", before as usize * 10 + i))
+            .collect();
+        cut.store(true, Ordering::SeqCst);
+        assert_eq!(link.commit(&batch), vec![want; size]);
+        let added = count(&pg, "SELECT count(*) FROM sales") - before;
+        assert_eq!(
+            added,
+            if want == Outcome::Recorded {
+                size as u64
+            } else {
+                0
+            }
+        );
+    }
+    assert_eq!(count(&pg, "SELECT sold FROM items"), 3);
+    assert_eq!(link.commit(&[sale("瓜子", 99)]), [Outcome::Recorded]);
 }

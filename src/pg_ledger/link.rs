@@ -2,12 +2,23 @@
 //! once the database is lost (stopped, restarted, network cut), fails every batch at
 //! once and reconnects with exponential backoff, at most one attempt per
 //! delay. It logs once per outage and once on recovery, never a line per customer.
+//!
+//! A batch whose commit the lost connection cut off ([`super::doubt`]) is looked up at
+//! once on a new connection, so that its customers hear the truth; if that cannot be
+//! done yet, its customers are told "not recorded", and the lookup is done at the next
+//! reconnect, logging any of them that was recorded after all.
 
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
+use super::doubt::Doubt;
 use super::{Outcome, PendingSale, PgError, PgLedger};
+
+/// Most batches in doubt kept for a later lookup: one is added per connection lost
+/// mid-commit, so only a database lost again and again without a working reconnect
+/// fills it; the oldest is then dropped, with a log line.
+pub const MAX_DOUBTS: usize = 64;
 
 /// The delay before the first reconnect attempt after an outage begins: a database
 /// restart takes about a second, so the first tries come soon.
@@ -32,6 +43,8 @@ pub struct Link {
     counter: String,
     ledger: Option<PgLedger>,
     down: Option<Down>,
+    /// Batches in doubt whose customers were told "not recorded", oldest first.
+    doubts: Vec<Doubt>,
 }
 
 impl Link {
@@ -44,6 +57,7 @@ impl Link {
             counter: counter.to_string(),
             ledger: Some(ledger),
             down: None,
+            doubts: Vec::new(),
         })
     }
 
@@ -57,15 +71,33 @@ impl Link {
     /// sale is [`Outcome::Failed`] at once, without waiting, except when a reconnect is
     /// due: then that attempt (bounded by the connect timeout) comes first.
     pub fn commit(&mut self, batch: &[PendingSale]) -> Vec<Outcome> {
-        match self.with(|ledger| ledger.try_commit(batch)) {
-            Ok(outcomes) => outcomes,
-            Err(_) => {
-                if let Some(down) = &mut self.down {
-                    down.failed += batch.len() as u64;
+        let doubts = self.doubts.len();
+        if let Ok(outcomes) = self.with(|ledger| ledger.try_commit(batch)) {
+            return outcomes;
+        }
+        let mut outcomes = vec![Outcome::Failed; batch.len()];
+        if self.doubts.len() > doubts
+            && let Some(mine) = self.doubts.pop()
+        {
+            // Cut off mid-commit: one reconnect at once, whatever the backoff says.
+            if let Some(down) = &mut self.down {
+                down.next_try = Instant::now();
+            }
+            match self.with(|ledger| ledger.resolve(&mine)) {
+                Ok(found) => {
+                    for (outcome, found) in outcomes.iter_mut().zip(found) {
+                        if found {
+                            *outcome = Outcome::Recorded;
+                        }
+                    }
                 }
-                vec![Outcome::Failed; batch.len()]
+                Err(_) => self.push_doubt(mine),
             }
         }
+        if let Some(down) = &mut self.down {
+            down.failed += outcomes.iter().filter(|o| **o == Outcome::Failed).count() as u64;
+        }
+        outcomes
     }
 
     /// Runs `f` on the connection, reconnecting first if one is due. An error that
@@ -82,6 +114,9 @@ impl Link {
         if let Err(e) = &result
             && ledger.is_closed()
         {
+            if let Some(doubt) = ledger.take_doubt() {
+                self.push_doubt(doubt);
+            }
             self.ledger = None;
             self.lost(e);
         }
@@ -109,7 +144,9 @@ impl Link {
                         down.failed
                     );
                 }
-                Ok(self.ledger.insert(ledger))
+                let ledger = self.ledger.insert(ledger);
+                settle(ledger, &mut self.doubts);
+                Ok(ledger)
             }
             Err(e) => {
                 self.lost(&e);
@@ -140,9 +177,43 @@ impl Link {
         }
     }
 
+    fn push_doubt(&mut self, doubt: Doubt) {
+        if self.doubts.len() >= MAX_DOUBTS {
+            let oldest = self.doubts.remove(0);
+            warn!(
+                "ledger {}: too many batches in doubt; {} purchases told 'not recorded' will not be checked",
+                self.url_place(),
+                oldest.len()
+            );
+        }
+        self.doubts.push(doubt);
+    }
+
     fn url_place(&self) -> String {
         std::str::FromStr::from_str(&self.url)
             .map(|c| super::place(&c))
             .unwrap_or_else(|_| "(unreadable URL)".into())
     }
+}
+
+/// Looks up the batches in doubt on a new connection, logging the purchases that were
+/// recorded though their customers were told otherwise; keeps those it cannot look up.
+fn settle(ledger: &mut PgLedger, doubts: &mut Vec<Doubt>) {
+    let mut kept = Vec::new();
+    for doubt in doubts.drain(..) {
+        match ledger.resolve(&doubt) {
+            Ok(found) => {
+                let recorded = found.iter().filter(|f| **f).count();
+                if recorded > 0 {
+                    warn!(
+                        "ledger {}: {recorded} of {} purchases cut off with the connection were recorded after all, though their customers were told they could not be",
+                        ledger.place(),
+                        doubt.len()
+                    );
+                }
+            }
+            Err(_) => kept.push(doubt),
+        }
+    }
+    *doubts = kept;
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use postgres::{Config, NoTls};
 
-use super::{PgError, PgLedger, Strategy, cause, schema, sql};
+use super::{PgError, PgLedger, Strategy, cause, doubt, schema, sql};
 
 /// The longest a caller waits for a connection to be opened and set up. Above
 /// [`super::CONNECT_TIMEOUT`] (the TCP connect alone) with room for logging in and the
@@ -101,6 +101,13 @@ fn open(config: &Config, place: String, counter: String) -> Result<PgLedger, PgE
     })?;
     let take_one = client.prepare(sql::TAKE_ONE).map_err(connect_error)?;
     let take_batch = client.prepare(sql::TAKE_BATCH).map_err(connect_error)?;
+    let row = client
+        .query_one(doubt::SESSION, &[])
+        .map_err(connect_error)?;
+    let session = doubt::Session {
+        pid: row.get(0),
+        started: row.get(1),
+    };
     Ok(PgLedger {
         client,
         place,
@@ -109,5 +116,7 @@ fn open(config: &Config, place: String, counter: String) -> Result<PgLedger, PgE
         take_one,
         take_batch,
         broken: false,
+        session,
+        doubt: None,
     })
 }
