@@ -5,6 +5,8 @@
 //! Each `tests/*.rs` file is its own crate and uses only some of these helpers.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
