@@ -56,10 +56,10 @@ type Batch = Arc<OnceLock<bool>>;
 /// A handle to the writer thread. Clone it freely.
 #[derive(Clone)]
 pub struct Writer {
-    shared: Arc<Shared>,
+    shared: Arc<WriterShared>,
 }
 
-struct Shared {
+struct WriterShared {
     queue: Mutex<Queue>,
     /// The ledger, used by whoever commits (see [`Queue::committing`]).
     ledger: Mutex<Store>,
@@ -103,7 +103,7 @@ impl Writer {
 
     fn start_tuned(ledger: Box<dyn Ledger>, tuning: Tuning) -> io::Result<Writer> {
         let alarm = Alarm::default();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(WriterShared {
             queue: Mutex::new(Queue::default()),
             ledger: Mutex::new(Store::new(ledger, alarm.clone())),
             alarm,
@@ -150,7 +150,7 @@ impl Writer {
     fn commit_here(&self, sale: &SaleRecord) -> bool {
         // Clears `committing` and hands over what queued meanwhile, also if the
         // ledger panics: otherwise the writer would wait for this commit forever.
-        struct Done<'a>(&'a Shared);
+        struct Done<'a>(&'a WriterShared);
         impl Drop for Done<'_> {
             fn drop(&mut self) {
                 let mut queue = lock(&self.0.queue);
@@ -228,7 +228,7 @@ enum Enqueued {
 }
 
 /// The writer thread: take everything queued, commit it, release the batch, repeat.
-fn write_loop(shared: &Shared) {
+fn write_loop(shared: &WriterShared) {
     // If this thread ever ends (closed, or a panic inside the ledger), whoever is still
     // queued is told the sale failed, and no one waits forever.
     let _guard = FailQueued(shared);
@@ -271,7 +271,7 @@ fn write_loop(shared: &Shared) {
 /// Waits until `want` sales are queued, `until` passes, or the recorder closes; see
 /// [`GATHER_FROM`].
 fn gather_for<'a>(
-    shared: &'a Shared,
+    shared: &'a WriterShared,
     mut queue: MutexGuard<'a, Queue>,
     want: usize,
     until: Instant,
@@ -301,7 +301,7 @@ fn commit(ledger: &Mutex<Store>, sales: &[SaleRecord]) -> bool {
     panic::catch_unwind(AssertUnwindSafe(|| lock(ledger).commit(sales))).unwrap_or(false)
 }
 
-struct FailQueued<'a>(&'a Shared);
+struct FailQueued<'a>(&'a WriterShared);
 
 impl Drop for FailQueued<'_> {
     fn drop(&mut self) {

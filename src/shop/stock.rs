@@ -27,10 +27,10 @@ use crate::lock::{lock, read, write};
 /// A handle to the shop. Clone it freely; all clones share one stock.
 #[derive(Clone)]
 pub struct Shop {
-    shared: Arc<Shared>,
+    shared: Arc<ShopShared>,
 }
 
-struct Shared {
+struct ShopShared {
     /// The catalog in force and its counters. Replaced whole by a reload; a purchase
     /// holds the read lock only for a lookup and a compare-and-swap.
     shelf: RwLock<Arc<Shelf>>,
@@ -167,7 +167,7 @@ impl Shop {
             .collect();
         let shelf = Shelf::new(catalog, &mut counters);
         Shop {
-            shared: Arc::new(Shared {
+            shared: Arc::new(ShopShared {
                 shelf: RwLock::new(Arc::new(shelf)),
                 counters: Mutex::new(counters),
                 greeting: GreetingCache::new(),
