@@ -4,31 +4,70 @@
 //!
 //! # Layout
 //!
-//! The folders follow a customer's message: bytes (`wire`), the shop's rules (`shop`), a
-//! sale (`sale`), and the server that runs them (`server`). Beside them: the live view
-//! (`live`), the terminal client (`client`), the log writer and OS signals.
+//! The folders follow a customer's message, and each layer imports only the ones below
+//! it:
 //!
-//! - [`wire`]: bytes. `protocol` frames messages and writes lines, `codec` decodes and
-//!   encodes GBK / UTF-8 without silent substitution, `linger` closes politely.
-//! - [`shop`]: the rules. `catalog` (goods.toml), `words` (the keywords), the stock
-//!   (the shared [`shop::Shop`] handle), `session` (one conversation: requests and
-//!   replies, every sentence the shop says), `reload` (SIGHUP).
-//! - [`sale`]: a purchase until it is recorded: the ledger trait, the group-commit
-//!   `writer`, the SQLite ledger, `report`, and the `outbox`.
-//! - [`server`]: the accept loop and shutdown, seats, threads, and `connection` (one
-//!   customer's loop).
-//! - [`live`]: the live view's data, and its HTTP server and page (`live::web`).
-//! - [`client`]: the terminal client.
-//! - [`logger`]: log lines through a bounded queue to one writer thread.
-//! - [`signals`]: OS signals as events (stop, hang-up).
+//! ```text
+//! bytes ─ wire ─ text ─ shop::Request ─ shop::Session ─ Shop::buy ─ shop::Recorder
+//!                                                                      │ (sale implements it)
+//! bytes ─ wire ─ text ─ shop::Reply ◄──────────────────────────────────┘
+//!        server: accepts customers and runs the loop above for each one
+//! ```
+//!
+//! - `wire`: bytes and nothing else. `frame` cuts a byte stream into messages (粘包,
+//!   the pause rule, deadlines) over a `stream`; `line` writes reply lines;
+//!   `charset`, [`codec`] and `auto` decode and encode GBK / UTF-8 without silent
+//!   substitution; `shared_line` encodes a line once for many customers; `linger` closes
+//!   politely. Nothing here knows the shop.
+//! - `shop`: the rules, no sockets. `catalog` (`goods_file`, `price`) turns goods.toml
+//!   into items; `words` are the keywords; `shelf` and `stock` are the [`Shop`] handle and
+//!   its atomic counters (a purchase in flight is `stock`'s `Ticket`); `greeting`;
+//!   `session` answers one customer; `replies` holds every sentence the shop says;
+//!   `record` says how a sale is recorded (the `Recorder` trait); `summary` is the
+//!   shutdown summary; `reload` rereads goods.toml on SIGHUP.
+//! - `sale`: recording a sale. The `Ledger` trait (a store of sales), the
+//!   group-commit `writer` that implements the shop's `Recorder` over it, `store` (its
+//!   failures and alarm), `sqlite` with its `guard` (one writer per file; removed or
+//!   overwritten files), `faults` (a test seam), and `report` (`shop-server report`).
+//! - [`pg_ledger`]: the PostgreSQL ledger for several counters (issue 20), on its own
+//!   types until it is wired in behind the `Ledger` trait.
+//! - [`server`]: the accept loop (`mod.rs`) with `seats`, `threads`, `watched` and
+//!   `shutdown`; `connection` is one customer's loop; `config` the options; `app` the
+//!   wiring `shop-server` runs (catalog, ledger, shop, live view, signals, summary).
+//! - `live`: the teacher's live view: connections report through a `tap` to the `hub`
+//!   (bounded `ring`s of `message` copies), `state` makes the JSON; `server`, `site` and
+//!   `http` serve it with the page; `addresses` lists where students can connect.
+//! - [`client`]: `shop-client`'s library: options, the server `reader`, the `input`
+//!   loop and `controller`, the rustyline `editor`, `sanitize` for the terminal.
+//! - [`logger`]: log lines through a bounded queue to one writer thread, so a stalled
+//!   stderr never stalls a customer. `lock`: the one way to take a lock.
+//! - `signals`: OS signals as actions (stop, hang-up): signal-hook on Unix, ctrlc on
+//!   Windows.
+//!
+//! Where to change what: the reply to an unknown item is in `src/shop/replies.rs`; how a
+//! purchase is recorded is `src/shop/record.rs` (the trait) and `src/sale/` (the ledger);
+//! what the live view shows is `src/live/state.rs` and `src/live/page.js`.
+//!
+//! The public face below is what the binaries, `tests/` and `examples/` use; the rest is
+//! private.
 
 pub mod client;
-pub mod live;
+mod live;
 mod lock;
 pub mod logger;
 pub mod pg_ledger;
-pub mod sale;
+mod sale;
 pub mod server;
-pub mod shop;
-pub mod signals;
-pub mod wire;
+mod shop;
+mod signals;
+mod wire;
+
+pub use live::Tap;
+pub use sale::Durability;
+pub use server::connection::{End, ReplyWriter, converse};
+pub use shop::catalog::{Catalog, EMBEDDED, FORBIDDEN_IN_NAMES, MAX_FILE_BYTES, Price};
+pub use shop::{Reply, Request, Session, Shop};
+pub use wire::{
+    Charset, Frame, FrameError, FrameReader, Limits, MAX_LINE, MESSAGE_TIMEOUT, Sink, Source,
+    WireEncoding, codec,
+};

@@ -27,6 +27,7 @@ pub enum Action {
     /// Close the shop: SIGINT, SIGTERM, or Ctrl-C / console close on Windows.
     Stop,
     /// SIGHUP: keep serving (the terminal is gone, or a reload is wanted).
+    #[cfg_attr(windows, allow(dead_code))] // Windows has no SIGHUP
     Hangup,
 }
 

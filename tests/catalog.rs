@@ -11,7 +11,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use snack_shop::wire::codec::Charset;
+use snack_shop::codec::Charset;
 use support::{Customer, GREETING, ShopServer, goods_file, temp_dir};
 
 /// Runs `shop-server` with `args` until it exits by itself (10 s at most) and returns
@@ -305,7 +305,7 @@ fn only_a_regular_file_is_read_as_goods() {
     // takes no disk space).
     let big = dir.join("big.toml");
     std::fs::File::create(&big)
-        .and_then(|f| f.set_len(snack_shop::shop::catalog::MAX_FILE_BYTES + 1))
+        .and_then(|f| f.set_len(snack_shop::MAX_FILE_BYTES + 1))
         .expect("make a sparse file");
     let big = big.to_str().unwrap();
     refused_quickly(

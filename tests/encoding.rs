@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use snack_shop::live::Tap;
-use snack_shop::server::connection::{ReplyWriter, converse};
-use snack_shop::shop::Shop;
-use snack_shop::shop::catalog::{Catalog, EMBEDDED};
-use snack_shop::shop::session::Session;
-use snack_shop::wire::codec::{self, Charset, WireEncoding};
-use snack_shop::wire::{FrameReader, Limits};
+use snack_shop::Session;
+use snack_shop::Shop;
+use snack_shop::Tap;
+use snack_shop::codec::{self, Charset, WireEncoding};
+use snack_shop::{Catalog, EMBEDDED};
+use snack_shop::{FrameReader, Limits};
+use snack_shop::{ReplyWriter, converse};
 use support::{Customer, GREETING, ShopServer, gbk};
 
 const UNKNOWN: &str = "抱歉,您购买的商品目前没有,请选购其他的。";
@@ -134,7 +134,7 @@ fn auto_sells_every_gb2312_character_to_gbk_and_utf8_customers() {
         if ch.is_whitespace() {
             continue; // U+3000: no item can be called that (names are trimmed)
         }
-        if snack_shop::shop::catalog::FORBIDDEN_IN_NAMES.contains(&ch) {
+        if snack_shop::FORBIDDEN_IN_NAMES.contains(&ch) {
             continue; // 。: the greeting's punctuation, refused in names
         }
         let name = ch.to_string();

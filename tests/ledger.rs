@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use snack_shop::wire::codec::{self, WireEncoding};
+use snack_shop::codec::{self, WireEncoding};
 use support::{Customer, ShopServer, gbk, temp_dir};
 
 const NOT_RECORDED: &str = "抱歉,这笔购买没能记入账本,没有成交也没有扣款,请稍后再试。";

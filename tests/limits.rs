@@ -17,7 +17,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use snack_shop::wire::codec::Charset;
+use snack_shop::codec::Charset;
 use support::{Customer, GREETING, ShopServer, all_at_once, gbk, proc_status_field, sales_summary};
 
 const TOO_LONG_1024: &str = "抱歉,消息太长了(超过 1024 字节),已忽略。";
@@ -146,7 +146,7 @@ fn sixty_buyers_rush_the_last_ten_watermelons() {
 
 /// Formats fen the way the shop does: `2`, `4.5`, `2.25`.
 fn yuan(fen: u64) -> String {
-    snack_shop::shop::catalog::Price(fen).to_string()
+    snack_shop::Price(fen).to_string()
 }
 
 #[test]

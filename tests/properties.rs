@@ -11,13 +11,13 @@ use std::sync::atomic::AtomicBool;
 
 use proptest::prelude::*;
 
-use snack_shop::live::Tap;
-use snack_shop::server::connection::{End, ReplyWriter, converse};
-use snack_shop::shop::Shop;
-use snack_shop::shop::catalog::{Catalog, Price};
-use snack_shop::shop::{Reply, Request, Session};
-use snack_shop::wire::codec::{self, Charset, WireEncoding};
-use snack_shop::wire::{Frame, FrameError, FrameReader, Limits, Source};
+use snack_shop::Shop;
+use snack_shop::Tap;
+use snack_shop::codec::{self, Charset, WireEncoding};
+use snack_shop::{Catalog, Price};
+use snack_shop::{End, ReplyWriter, converse};
+use snack_shop::{Frame, FrameError, FrameReader, Limits, Source};
+use snack_shop::{Reply, Request, Session};
 
 /// A source that hands out its bytes in pieces of the given sizes (cycled), the way
 /// `recv` hands out a TCP stream. It never times out, so no message is cut short by a
@@ -44,9 +44,7 @@ impl Source for Chunked<'_> {}
 const WIRES: [WireEncoding; 3] = [WireEncoding::Gbk, WireEncoding::Utf8, WireEncoding::Auto];
 
 fn shipped_shop(wire: WireEncoding) -> Shop {
-    Shop::new(
-        Catalog::parse(snack_shop::shop::catalog::EMBEDDED, "goods.toml", wire).expect("catalog"),
-    )
+    Shop::new(Catalog::parse(snack_shop::EMBEDDED, "goods.toml", wire).expect("catalog"))
 }
 
 fn limits(max_line: usize) -> Limits {

@@ -6,7 +6,7 @@ mod support;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use snack_shop::wire::codec::Charset;
+use snack_shop::codec::Charset;
 use support::{Customer, GREETING, ShopServer, gbk};
 
 #[test]

@@ -6,7 +6,7 @@ mod support;
 
 use std::process::Command;
 
-use snack_shop::wire::codec::Charset;
+use snack_shop::codec::Charset;
 use support::{Customer, GREETING, ShopServer, temp_dir};
 
 const TWO_MELONS: &str = "[[goods]]\nname = \"瓜子\"\nprice = 4.5\n\n\

@@ -182,9 +182,8 @@ fn sigterm_during_a_pipelined_flood_is_final() {
             break String::new();
         }
         let text = String::from_utf8_lossy(&line).into_owned();
-        let (text, _) =
-            snack_shop::wire::codec::decode(&line, snack_shop::wire::codec::WireEncoding::Gbk)
-                .unwrap_or_else(|_| panic!("not GBK: {text:?}"));
+        let (text, _) = snack_shop::codec::decode(&line, snack_shop::codec::WireEncoding::Gbk)
+            .unwrap_or_else(|_| panic!("not GBK: {text:?}"));
         let text = text.trim_end().to_string();
         match text.strip_prefix("购买成功,余额 -") {
             Some(spent) => {

@@ -249,7 +249,7 @@ fn the_state_shows_a_customer_who_bought_with_the_right_stock() {
 fn customer_text_is_kept_as_text_and_cut() {
     let (server, view) = start("127.0.0.1:0", &["--encoding", "utf-8"]);
     let mut c = Customer::connect(server.addr);
-    c.charset = snack_shop::wire::codec::Charset::Utf8;
+    c.charset = snack_shop::codec::Charset::Utf8;
     assert!(c.read_line().starts_with("目前商店还有"));
     let evil = "<img src=x onerror=alert(1)><script>alert(2)</script>";
     c.ask(evil);
@@ -442,7 +442,7 @@ fn alerts_for_too_many_from_one_address_and_a_trickler() {
         }
         thread::sleep(Duration::from_millis(100));
     }
-    let said = snack_shop::wire::codec::decode(&got, snack_shop::wire::codec::WireEncoding::Gbk)
+    let said = snack_shop::codec::decode(&got, snack_shop::codec::WireEncoding::Gbk)
         .expect("GBK reply")
         .0;
     assert!(said.contains("秒还没有发完"), "{said:?}");

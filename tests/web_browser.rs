@@ -256,7 +256,7 @@ fn the_page_in_a_real_browser() {
 
     // A second customer arrives and sends markup, then buys: the open page shows it.
     let mut second = Customer::connect(server.addr);
-    second.charset = snack_shop::wire::codec::Charset::Utf8;
+    second.charset = snack_shop::codec::Charset::Utf8;
     second.read_raw_line();
     let second_peer = second.stream.local_addr().unwrap().to_string();
     let evil = "<img src=x onerror=\"window.__pwned=1\">";

@@ -13,7 +13,7 @@ use clap::Parser;
 
 use snack_shop::client::address::{self, Target};
 use snack_shop::client::{self, Eol, NOTICE_PREFIX, Options, Plain};
-use snack_shop::wire::codec::Charset;
+use snack_shop::codec::Charset;
 
 /// How long to try to reach the server before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -29,7 +29,6 @@ mod sqlite;
 mod store;
 mod writer;
 
-pub use guard::Trouble;
 pub use sqlite::SqliteLedger;
 pub use writer::Writer;
 

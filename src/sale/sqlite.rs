@@ -352,7 +352,7 @@ fn one_line(e: &rusqlite::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sale::Trouble;
+    use crate::sale::guard::Trouble;
     use std::sync::Arc;
     use std::time::SystemTime;
 

@@ -37,7 +37,7 @@ use connection::ReplyWriter;
 
 pub mod app;
 mod config;
-pub mod connection;
+pub(crate) mod connection;
 mod seats;
 mod shutdown;
 mod threads;

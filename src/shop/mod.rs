@@ -28,9 +28,8 @@ mod stock;
 mod summary;
 pub mod words;
 
-pub use greeting::Greeting;
 pub use record::{NotRecorded, Recorder, SaleRecord};
 pub use replies::{BOUGHT_PREFIX, Reply};
 pub use session::{Request, Session};
-pub use stock::{Customer, Items, Purchase, Reloaded, Shop};
-pub use summary::{ItemSales, sales_report};
+pub use stock::{Reloaded, Shop};
+pub use summary::sales_report;

@@ -27,4 +27,5 @@ pub use frame::{
 pub use stream::Source;
 
 pub(crate) use line::LineWriter;
-pub(crate) use stream::{Sink, is_disconnect, is_timeout};
+pub use stream::Sink;
+pub(crate) use stream::{is_disconnect, is_timeout};

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use snack_shop::wire::codec::{self, Charset};
+use snack_shop::codec::{self, Charset};
 
 /// The greeting for the shipped catalog, exactly as the issue gives it.
 pub const GREETING: &str = "目前商店还有:瓜子(4.5),西瓜(2),矿泉水(2.5)。请问您需要什么?";
