@@ -4,6 +4,7 @@
 //! items after `菜单:`. Both separate items with `,`. Whatever does not look like either
 //! is ignored: completion is a convenience, never a reason to fail.
 
+use crate::lock::lock;
 use std::sync::{Arc, Mutex};
 
 use crate::shop::words::{BYE, MENU};
@@ -27,7 +28,7 @@ impl Names {
         if found.is_empty() {
             return;
         }
-        let mut names = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = lock(&self.0);
         for name in found {
             if names.len() < MAX_NAMES && !names.contains(&name) {
                 names.push(name);
@@ -37,7 +38,7 @@ impl Names {
 
     /// The names that start with `prefix`, plus the commands `菜单` and `拜拜`.
     pub fn completions(&self, prefix: &str) -> Vec<String> {
-        let names = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let names = lock(&self.0);
         names
             .iter()
             .map(String::as_str)

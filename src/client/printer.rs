@@ -2,6 +2,7 @@
 //! prompt without blocking the controller once the user left (see [`super::editor`] for
 //! the rules that keep the threads from waiting on each other).
 
+use crate::lock::{lock, wait};
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -71,11 +72,11 @@ impl Printed {
 
 impl PrintQueue {
     fn lock(&self) -> MutexGuard<'_, PrintState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     fn wait<'a>(&self, guard: MutexGuard<'a, PrintState>) -> MutexGuard<'a, PrintState> {
-        self.changed.wait(guard).unwrap_or_else(|e| e.into_inner())
+        wait(&self.changed, guard)
     }
 }
 
