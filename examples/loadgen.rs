@@ -75,10 +75,24 @@
 //! With `ledger_full`, each round first runs the fsync probe ([`fsync`]) in the
 //! same directory; the summary's `ledger_full_vs_fsync_bound` compares it to
 //! customers / fsync latency, capped by that round's in-memory shop rate.
+//! `ledger_web` is the classroom setup: a ledger (`--sync normal`) and the live
+//! view (`--web`) with a viewer polling it, as for `shop_web`.
 //!
 //! ```text
 //! cargo run --release --example loadgen -- compare --modes pingpong --servers shop,ledger,ledger_full --runs 5
 //! cargo run --release --example loadgen -- fsync --count 200
+//! ```
+//!
+//! # Before and after (`--baseline`)
+//!
+//! `--baseline PATH` names a second shop-server binary, e.g. a release build of an
+//! older commit in another worktree. Every shop kind in `--servers` (shop,
+//! shop_web, ledger, ledger_full, ledger_web) then also runs as `<kind>_base` with
+//! that binary, right after its twin in the same alternated rounds, and the summary
+//! adds `<kind>_vs_base`: new ÷ base, ratio of the medians and paired.
+//!
+//! ```text
+//! loadgen compare --baseline ../old/target/release/shop-server --servers ledger,ledger_web --modes pingpong
 //! ```
 //!
 //! # Output
@@ -93,9 +107,11 @@
 //! connections (hold); hold adds `rss_before_kib`, `rss_held_kib`,
 //! `rss_per_conn_kib` and `answered`. After the runs of one (mode, clients)
 //! configuration, compare prints a summary line with `"summary":true`, the
-//! median of every metric per server, and the shop's ratios to each
+//! median of every metric per server, and ratios: the shop's to each
 //! reference server (`shop_vs_floor`, `shop_vs_floor_cached`,
-//! `shop_vs_python`): ratios of the medians, and for throughput also the
+//! `shop_vs_python`), each variant's to the plain shop (`ledger_vs_shop`,
+//! `shop_web_vs_shop`), the same for the `_base` servers, and new ÷ base
+//! (`shop_vs_base`): ratios of the medians, and for throughput also the
 //! median of the per-round ratios (`ops_per_sec_paired`).
 
 use std::process::ExitCode;
@@ -145,7 +161,8 @@ USAGE:
     loadgen compare [--runs 3] [--secs 3] [--modes pingpong,session,hold]
                     [--server target/release/shop-server] [--goods benches/unlimited.toml]
                     [--hold 10000] [--python] [--clients 1,64,256]
-                    [--servers shop,floor,floor_cached,python,shop_web,ledger,ledger_full]
+                    [--servers shop,floor,floor_cached,python,shop_web,ledger,ledger_full,ledger_web]
+                    [--baseline OLD/shop-server]
     loadgen pingpong --addr 127.0.0.1:PORT [--clients 64] [--secs 3] [--label NAME]
     loadgen session  --addr 127.0.0.1:PORT [--loops 8] [--secs 3] [--label NAME]
     loadgen hold     --addr 127.0.0.1:PORT [--conns 10000] [--secs 3] [--pid PID] [--label NAME]
@@ -160,6 +177,8 @@ Configurations: pingpong with 1, 64 and 256 customers, session with 8 loops,
 hold with --hold connections. --python adds benches/shop_threading.py.
 --clients picks the pingpong customer counts. shop_web is the shop with --web on and
 a viewer polling /api/state as the page does; its summary has shop_web_vs_shop.
+--baseline runs every shop kind also as <kind>_base with that binary, in the same
+rounds; the summary adds <kind>_vs_base (new / base, medians and paired).
 
 hold keeps the connections for --secs and reads the server's RSS from
 /proc/PID/status (without --pid the RSS fields are null). It needs
@@ -169,7 +188,8 @@ floor serves the shop protocol with fixed replies, one thread per connection;
 --thread-cache N keeps up to N finished threads parked for reuse.
 
 ledger and ledger_full are the shop with a fresh SQLite ledger per run
-(--ledger in the temporary directory, --sync normal or full). With ledger_full,
+(--ledger in the temporary directory, --sync normal or full); ledger_web is the
+classroom setup, the ledger (--sync normal) with --web and a viewer. With ledger_full,
 each round also runs the fsync probe in that directory, and the summary gives
 ledger_full against the fsync bound: customers / fsync latency, capped by the
 shop's in-memory rate of the same round. fsync prints the probe alone: the
@@ -1239,7 +1259,8 @@ mod compare {
     /// The Python peer, relative to the repository root.
     const PYTHON_SERVER: &str = "benches/shop_threading.py";
 
-    /// How often the viewer of `shop_web` fetches the state: what the page does.
+    /// How often the viewer of `shop_web` and `ledger_web` fetches the state: what the
+    /// page does.
     const VIEWER_POLL: Duration = Duration::from_millis(500);
 
     /// A server implementation to benchmark.
@@ -1255,6 +1276,9 @@ mod compare {
         Ledger,
         /// The shop with a ledger, `--sync full`.
         LedgerFull,
+        /// The classroom setup: a ledger (`--sync normal`) and the live view with the
+        /// page open.
+        LedgerWeb,
     }
 
     impl ServerKind {
@@ -1267,7 +1291,42 @@ mod compare {
                 ServerKind::ShopWeb => "shop_web",
                 ServerKind::Ledger => "ledger",
                 ServerKind::LedgerFull => "ledger_full",
+                ServerKind::LedgerWeb => "ledger_web",
             }
+        }
+
+        /// Whether this is the shop-server binary, which `--baseline` can replace.
+        fn is_shop(self) -> bool {
+            self.web() || self == ServerKind::Shop || self.sync().is_some()
+        }
+
+        /// Whether the live view is on, with a viewer polling it.
+        fn web(self) -> bool {
+            matches!(self, ServerKind::ShopWeb | ServerKind::LedgerWeb)
+        }
+
+        /// The ledger's `--sync`, for the kinds with a ledger.
+        fn sync(self) -> Option<&'static str> {
+            match self {
+                ServerKind::Ledger | ServerKind::LedgerWeb => Some("normal"),
+                ServerKind::LedgerFull => Some("full"),
+                _ => None,
+            }
+        }
+    }
+
+    /// One server of a comparison: a kind, run with the shop-server under test or,
+    /// as `<kind>_base`, with the `--baseline` binary.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Server {
+        kind: ServerKind,
+        base: bool,
+    }
+
+    impl Server {
+        fn name(self) -> String {
+            let suffix = if self.base { "_base" } else { "" };
+            format!("{}{suffix}", self.kind.name())
         }
     }
 
@@ -1283,6 +1342,7 @@ mod compare {
                 ServerKind::ShopWeb,
                 ServerKind::Ledger,
                 ServerKind::LedgerFull,
+                ServerKind::LedgerWeb,
             ]
             .into_iter()
             .find(|kind| kind.name() == s)
@@ -1299,8 +1359,11 @@ mod compare {
         runs: usize,
         secs: f64,
         modes: Vec<Mode>,
-        servers: Vec<ServerKind>,
+        /// In running order: each shop kind followed by its `_base` twin, if any.
+        servers: Vec<Server>,
         shop: PathBuf,
+        /// The shop-server to compare against (`--baseline`).
+        baseline: Option<PathBuf>,
         goods: PathBuf,
         hold: usize,
         /// Customer counts of the pingpong configurations.
@@ -1312,12 +1375,23 @@ mod compare {
             let runs = args.value("--runs", 3)?;
             let secs: f64 = args.value("--secs", 3.0)?;
             let modes = list(&args.value("--modes", "pingpong,session,hold".to_string())?)?;
-            let mut servers =
+            let mut kinds: Vec<ServerKind> =
                 list(&args.value("--servers", "shop,floor,floor_cached".to_string())?)?;
-            if args.flag("--python") && !servers.contains(&ServerKind::Python) {
-                servers.push(ServerKind::Python);
+            if args.flag("--python") && !kinds.contains(&ServerKind::Python) {
+                kinds.push(ServerKind::Python);
             }
             let shop = args.value("--server", PathBuf::from("target/release/shop-server"))?;
+            let baseline: Option<PathBuf> = args.optional("--baseline")?;
+            let servers = kinds
+                .into_iter()
+                .flat_map(|kind| {
+                    let twin = baseline.is_some() && kind.is_shop();
+                    [false, true]
+                        .into_iter()
+                        .filter(move |&base| !base || twin)
+                        .map(move |base| Server { kind, base })
+                })
+                .collect();
             let goods = args.value("--goods", PathBuf::from("benches/unlimited.toml"))?;
             let hold = args.value("--hold", DEFAULT_HOLD)?;
             let default_clients = PINGPONG_CLIENTS.map(|n| n.to_string()).join(",");
@@ -1340,6 +1414,7 @@ mod compare {
                 modes,
                 servers,
                 shop,
+                baseline,
                 goods,
                 hold,
                 clients,
@@ -1351,7 +1426,7 @@ mod compare {
     struct ServerProcess {
         child: Child,
         addr: SocketAddr,
-        /// Set on drop to stop the viewer of `shop_web`.
+        /// Set on drop to stop the viewer of `shop_web` and `ledger_web`.
         viewer_stop: Arc<AtomicBool>,
         /// Dropped after the child is killed (fields drop after `Drop::drop`).
         _ledger: Option<Ledger>,
@@ -1387,15 +1462,17 @@ mod compare {
     }
 
     impl ServerProcess {
-        /// Starts `kind` on port 0 and waits for its `listening on` line.
-        fn start(kind: ServerKind, options: &Options) -> Result<ServerProcess> {
+        /// Starts `server` on port 0 and waits for its `listening on` line.
+        fn start(server: Server, options: &Options) -> Result<ServerProcess> {
+            let (kind, name) = (server.kind, server.name());
             let mut ledger = None;
             let mut command = match kind {
-                ServerKind::Shop
-                | ServerKind::ShopWeb
-                | ServerKind::Ledger
-                | ServerKind::LedgerFull => {
-                    let mut command = Command::new(&options.shop);
+                _ if kind.is_shop() => {
+                    let binary = match &options.baseline {
+                        Some(baseline) if server.base => baseline,
+                        _ => &options.shop,
+                    };
+                    let mut command = Command::new(binary);
                     command
                         .args(["--port", "0", "--goods"])
                         .arg(&options.goods)
@@ -1403,16 +1480,11 @@ mod compare {
                         // Every client of a benchmark comes from one address, loopback.
                         .args(["--max-per-ip", &SHOP_MAX_CLIENTS.to_string()])
                         .args(["--idle-timeout", &SHOP_IDLE_TIMEOUT_SECS.to_string()]);
-                    if kind == ServerKind::ShopWeb {
+                    if kind.web() {
                         command.args(["--web", "127.0.0.1:0"]);
                     }
-                    if matches!(kind, ServerKind::Ledger | ServerKind::LedgerFull) {
+                    if let Some(sync) = kind.sync() {
                         let file = Ledger::fresh();
-                        let sync = if kind == ServerKind::Ledger {
-                            "normal"
-                        } else {
-                            "full"
-                        };
                         command.arg("--ledger").arg(&file.0).args(["--sync", sync]);
                         ledger = Some(file);
                     }
@@ -1426,7 +1498,7 @@ mod compare {
                     }
                     command
                 }
-                ServerKind::Python => {
+                _ => {
                     let mut command = Command::new("python3");
                     command.args([PYTHON_SERVER, "--port", "0"]);
                     command
@@ -1437,7 +1509,7 @@ mod compare {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
-                .map_err(|err| format!("cannot start {}: {err}", kind.name()))?;
+                .map_err(|err| format!("cannot start {name}: {err}"))?;
             let stdout = child.stdout.take();
             // From here on, dropping `server` kills the child.
             let mut server = ServerProcess {
@@ -1451,7 +1523,7 @@ mod compare {
             // Read the first line on a helper thread (so a silent server
             // cannot hang us), then keep draining stdout so the server
             // never blocks on a full pipe.
-            let lines = if kind == ServerKind::ShopWeb { 2 } else { 1 };
+            let lines = if kind.web() { 2 } else { 1 };
             let (first_line, receive) = mpsc::channel();
             thread::spawn(move || {
                 let mut stdout = BufReader::new(stdout);
@@ -1464,32 +1536,27 @@ mod compare {
             });
             let line = match receive.recv_timeout(STARTUP_TIMEOUT) {
                 Ok(Ok(line)) => line,
-                Ok(Err(err)) => {
-                    return Err(format!("{}: reading stdout: {err}", kind.name()).into());
-                }
-                Err(_) => {
-                    return Err(format!("{} did not print its address in time", kind.name()).into());
-                }
+                Ok(Err(err)) => return Err(format!("{name}: reading stdout: {err}").into()),
+                Err(_) => return Err(format!("{name} did not print its address in time").into()),
             };
             server.addr = parse_listening_line(&line).ok_or_else(|| {
                 let status = server.child.try_wait().ok().flatten();
                 format!(
-                    "{}: expected `listening on 127.0.0.1:PORT`, got {line:?} (exit status: {status:?}; \
-                     its stderr is discarded, start it by hand to see why)",
-                    kind.name()
+                    "{name}: expected `listening on 127.0.0.1:PORT`, got {line:?} (exit status: {status:?}; \
+                     its stderr is discarded, start it by hand to see why)"
                 )
             })?;
-            if kind == ServerKind::ShopWeb {
+            if kind.web() {
                 let line = match receive.recv_timeout(STARTUP_TIMEOUT) {
                     Ok(Ok(line)) => line,
-                    _ => return Err("shop_web did not print its live view line".into()),
+                    _ => return Err(format!("{name} did not print its live view line").into()),
                 };
                 let view = line
                     .trim()
                     .strip_prefix("live view on http://")
                     .and_then(|rest| rest.split('/').next())
                     .and_then(|addr| addr.parse().ok())
-                    .ok_or_else(|| format!("shop_web: unexpected live view line {line:?}"))?;
+                    .ok_or_else(|| format!("{name}: unexpected live view line {line:?}"))?;
                 let stop = server.viewer_stop.clone();
                 thread::spawn(move || view_page(view, &stop));
             }
@@ -1514,7 +1581,7 @@ mod compare {
             match get("/api/state") {
                 // The server is killed at the end of a run, maybe mid-request.
                 Err(err) if !stop.load(Ordering::Relaxed) => {
-                    eprintln!("loadgen: viewer of shop_web: {err}");
+                    eprintln!("loadgen: viewer of the live view: {err}");
                 }
                 _ => {}
             }
@@ -1558,9 +1625,9 @@ mod compare {
     }
 
     /// One run against a fresh server process.
-    fn run_once(kind: ServerKind, config: Config, options: &Options) -> Result<RunReport> {
-        let server = ServerProcess::start(kind, options)?;
-        let (name, addr, secs) = (kind.name(), server.addr, options.secs);
+    fn run_once(which: Server, config: Config, options: &Options) -> Result<RunReport> {
+        let server = ServerProcess::start(which, options)?;
+        let (name, addr, secs) = (&which.name(), server.addr, options.secs);
         match config.mode {
             Mode::Pingpong => load::pingpong(name, addr, config.clients, secs),
             Mode::Session => load::session(name, addr, config.clients, secs),
@@ -1571,7 +1638,8 @@ mod compare {
 
     pub fn run(args: Args) -> Result<()> {
         let options = Options::parse(args)?;
-        if options.servers.contains(&ServerKind::Shop) {
+        let has = |kind: ServerKind| options.servers.iter().any(|s| s.kind == kind);
+        if options.servers.iter().any(|s| s.kind.is_shop()) {
             if !options.shop.is_file() {
                 return Err(format!(
                     "{} not found: build it with `cargo build --release`, pass --server PATH, \
@@ -1580,22 +1648,25 @@ mod compare {
                 )
                 .into());
             }
+            if let Some(baseline) = options.baseline.as_ref().filter(|b| !b.is_file()) {
+                return Err(format!("--baseline {} not found", baseline.display()).into());
+            }
             if !options.goods.is_file() {
                 let goods = options.goods.display();
                 return Err(format!("{goods} not found: run from the repository root").into());
             }
         }
-        if options.servers.contains(&ServerKind::Python) && !Path::new(PYTHON_SERVER).is_file() {
+        if has(ServerKind::Python) && !Path::new(PYTHON_SERVER).is_file() {
             return Err(format!("{PYTHON_SERVER} not found: run from the repository root").into());
         }
         if options.modes.contains(&Mode::Hold) {
             load::check_fd_limit(options.hold)?;
         }
         for config in configs(&options) {
-            let mut results: Vec<(ServerKind, Vec<RunReport>)> = options
+            let mut results: Vec<(Server, Vec<RunReport>)> = options
                 .servers
                 .iter()
-                .map(|&kind| (kind, Vec::new()))
+                .map(|&server| (server, Vec::new()))
                 .collect();
             // Throughput of every server in every round (`None`: the run failed), for
             // the paired ratios of the summary.
@@ -1603,7 +1674,7 @@ mod compare {
             // The fsync latency (seconds) measured in each round, with ledger_full.
             let mut probes = vec![None; options.runs];
             for (round, throughput) in by_round.iter_mut().enumerate() {
-                if options.servers.contains(&ServerKind::LedgerFull) {
+                if has(ServerKind::LedgerFull) {
                     match crate::fsync::probe(&std::env::temp_dir(), FSYNC_PROBES) {
                         Ok(secs) => probes[round] = Some(secs),
                         Err(err) => eprintln!("loadgen: fsync probe failed: {err}"),
@@ -1615,8 +1686,8 @@ mod compare {
                 let servers = results.len();
                 for k in 0..servers {
                     let index = (round + k) % servers;
-                    let (kind, reports) = &mut results[index];
-                    match run_once(*kind, config, &options) {
+                    let (server, reports) = &mut results[index];
+                    match run_once(*server, config, &options) {
                         Ok(report) => {
                             println!("{}", report.to_json());
                             throughput[index] = Some(report.ops_per_sec);
@@ -1624,7 +1695,7 @@ mod compare {
                         }
                         Err(err) => {
                             let line = Json::object()
-                                .str("server", kind.name())
+                                .str("server", &server.name())
                                 .str("mode", &config.mode.to_string())
                                 .int("clients", config.clients as u64)
                                 .str("error", &err.to_string());
@@ -1698,8 +1769,12 @@ mod compare {
         },
     ];
 
-    /// The summary line of one configuration: medians per server, total
-    /// errors, and the shop's ratios to each reference server.
+    /// The summary line of one configuration: medians per server, total errors, and
+    /// ratios. `shop_vs_floor` (and `_vs_floor_cached`, `_vs_python`): the shop against
+    /// each reference server; `ledger_vs_shop`, `shop_web_vs_shop` and the like: how
+    /// much of the plain shop's throughput each variant keeps; the same for the
+    /// `_base` servers (`shop_base_vs_floor`, `ledger_base_vs_shop_base`); and
+    /// `<kind>_vs_base`: each shop kind, new ÷ base.
     ///
     /// Two kinds of throughput ratio: the ratio of the medians, and the median of
     /// the per-round ratios (`ops_per_sec_paired`), which compares runs made a few
@@ -1708,7 +1783,7 @@ mod compare {
     fn summary(
         config: Config,
         runs: usize,
-        results: &[(ServerKind, Vec<RunReport>)],
+        results: &[(Server, Vec<RunReport>)],
         by_round: &[Vec<Option<f64>>],
         probes: &[Option<f64>],
     ) -> String {
@@ -1716,129 +1791,120 @@ mod compare {
             Mode::Pingpong | Mode::Session => THROUGHPUT_METRICS,
             Mode::Hold => HOLD_METRICS,
         };
-        let medians = |reports: &[RunReport]| -> Vec<Option<f64>> {
-            metrics
-                .iter()
-                .map(|metric| median(reports.iter().filter_map(metric.get).collect()))
-                .collect()
-        };
+        let medians: Vec<Vec<Option<f64>>> = results
+            .iter()
+            .map(|(_, reports)| {
+                let values = |metric: &Metric| reports.iter().filter_map(metric.get).collect();
+                metrics
+                    .iter()
+                    .map(|metric| median(values(metric)))
+                    .collect()
+            })
+            .collect();
 
         let mut json = Json::object()
             .bool("summary", true)
             .str("mode", &config.mode.to_string())
             .int("clients", config.clients as u64)
             .int("runs", runs as u64);
-        for (kind, reports) in results {
-            let mut server = Json::object().int("ok_runs", reports.len() as u64);
-            for (metric, value) in metrics.iter().zip(medians(reports)) {
-                server = server.num(metric.name, value, metric.decimals);
+        for ((server, reports), values) in results.iter().zip(&medians) {
+            let mut object = Json::object().int("ok_runs", reports.len() as u64);
+            for (metric, value) in metrics.iter().zip(values) {
+                object = object.num(metric.name, *value, metric.decimals);
             }
-            server = server.int("errors", reports.iter().map(|r| r.errors).sum());
-            json = json.obj(kind.name(), server);
+            object = object.int("errors", reports.iter().map(|r| r.errors).sum());
+            json = json.obj(&server.name(), object);
         }
 
-        let Some((_, shop_reports)) = results.iter().find(|(kind, _)| *kind == ServerKind::Shop)
-        else {
-            return json.finish();
-        };
-        let shop = medians(shop_reports);
-        let shop_index = results
-            .iter()
-            .position(|(kind, _)| *kind == ServerKind::Shop);
-        let paired_ratio = |a: usize, b: usize| -> Option<f64> {
-            median(
-                by_round
-                    .iter()
-                    .filter_map(|round| match (round[a], round[b]) {
-                        (Some(x), Some(y)) if y != 0.0 => Some(x / y),
-                        _ => None,
-                    })
-                    .collect(),
-            )
-        };
-        for (index, (kind, reports)) in results.iter().enumerate() {
-            if config.mode == Mode::Hold
-                || !matches!(kind, ServerKind::Ledger | ServerKind::LedgerFull)
-            {
-                continue;
-            }
-            let Some(shop_index) = shop_index else { break };
-            // The ledger's cost: its throughput as a fraction of the same shop without.
-            let ops = median(reports.iter().map(|r| r.ops_per_sec).collect());
-            let ratio = ops.zip(shop[0]).map(|(l, s)| l / s);
-            let ratios = Json::object().num("ops_per_sec", ratio, 3).num(
-                "ops_per_sec_paired",
-                paired_ratio(index, shop_index),
-                3,
-            );
-            json = json.obj(&format!("{}_vs_shop", kind.name()), ratios);
-            if *kind == ServerKind::LedgerFull {
-                // customers / fsync latency, capped by the in-memory rate of the round.
-                let clients = config.clients as f64;
-                let bound_of = |round: usize| {
-                    let shop_rate = by_round[round][shop_index];
-                    probes[round].map(|secs| {
-                        let bound = clients / secs;
-                        shop_rate.map_or(bound, |s| bound.min(s))
-                    })
-                };
-                let bounds: Vec<f64> = (0..by_round.len()).filter_map(bound_of).collect();
-                let paired = (0..by_round.len())
-                    .filter_map(|round| Some(by_round[round][index]? / bound_of(round)?))
-                    .collect();
-                let fsync_us = median(probes.iter().flatten().map(|s| s * 1e6).collect());
-                let bound = Json::object()
-                    .num("fsync_p50_us", fsync_us, 1)
-                    .num("bound_ops_per_sec", median(bounds), 1)
-                    .num("ops_per_sec_paired", median(paired), 3);
-                json = json.obj("ledger_full_vs_fsync_bound", bound);
-            }
-        }
-        for (index, (kind, reports)) in results.iter().enumerate() {
-            if matches!(
-                kind,
-                ServerKind::Shop | ServerKind::Ledger | ServerKind::LedgerFull
-            ) {
-                continue;
-            }
-            let reference = medians(reports);
-            // The shop with its live view is compared the other way round: how much of
-            // the shop's throughput it keeps.
-            let web = *kind == ServerKind::ShopWeb;
-            let ratio_of = |shop: f64, reference: f64| {
-                let (top, bottom) = if web {
-                    (reference, shop)
-                } else {
-                    (shop, reference)
-                };
-                (bottom != 0.0).then(|| top / bottom)
-            };
+        // top ÷ bottom (indexes into `results`): the ratio of the medians of every
+        // metric that has one, and for throughput the median of the per-round ratios.
+        let ratios = |top: usize, bottom: usize| -> Json {
             let mut ratios = Json::object();
             for (i, metric) in metrics.iter().enumerate().filter(|(_, m)| m.ratio) {
-                let ratio = match (shop[i], reference[i]) {
-                    (Some(shop), Some(reference)) => ratio_of(shop, reference),
+                let ratio = match (medians[top][i], medians[bottom][i]) {
+                    (Some(t), Some(b)) if b != 0.0 => Some(t / b),
                     _ => None,
                 };
                 ratios = ratios.num(metric.name, ratio, 3);
             }
             if config.mode != Mode::Hold {
-                let paired = by_round
-                    .iter()
-                    .filter_map(|round| match (round[shop_index?], round[index]) {
-                        (Some(shop), Some(reference)) => ratio_of(shop, reference),
-                        _ => None,
-                    })
-                    .collect();
-                ratios = ratios.num("ops_per_sec_paired", median(paired), 3);
+                let paired =
+                    by_round
+                        .iter()
+                        .filter_map(|round| match (round[top], round[bottom]) {
+                            (Some(t), Some(b)) if b != 0.0 => Some(t / b),
+                            _ => None,
+                        });
+                ratios = ratios.num("ops_per_sec_paired", median(paired.collect()), 3);
             }
-            let name = if web {
-                "shop_web_vs_shop".to_string()
-            } else {
-                format!("shop_vs_{}", kind.name())
+            ratios
+        };
+        let find = |kind, base| {
+            results
+                .iter()
+                .position(|(s, _)| *s == Server { kind, base })
+        };
+        // The new servers against the new shop, then the `_base` ones against the base
+        // shop; the reference servers (floors, python) are compared with both.
+        for base in [false, true] {
+            let Some(shop) = find(ServerKind::Shop, base) else {
+                continue;
             };
-            json = json.obj(&name, ratios);
+            let shop_name = results[shop].0.name();
+            for (index, (server, _)) in results.iter().enumerate() {
+                let (kind, name) = (server.kind, server.name());
+                if kind == ServerKind::Shop || (kind.is_shop() && server.base != base) {
+                    continue;
+                }
+                if !kind.is_shop() {
+                    json = json.obj(&format!("{shop_name}_vs_{name}"), ratios(shop, index));
+                } else if config.mode != Mode::Hold || kind.sync().is_none() {
+                    json = json.obj(&format!("{name}_vs_{shop_name}"), ratios(index, shop));
+                }
+                if kind == ServerKind::LedgerFull && config.mode != Mode::Hold {
+                    let bound = fsync_bound(config, by_round, probes, index, shop);
+                    json = json.obj(&format!("{name}_vs_fsync_bound"), bound);
+                }
+            }
+        }
+        for (index, (server, _)) in results
+            .iter()
+            .enumerate()
+            .filter(|(_, (server, _))| !server.base)
+        {
+            if let Some(base) = find(server.kind, true) {
+                json = json.obj(&format!("{}_vs_base", server.name()), ratios(index, base));
+            }
         }
         json.finish()
+    }
+
+    /// `ledger_full` (at `index` in each round) against customers / fsync latency,
+    /// capped by the in-memory rate of the same round (the shop at `shop`).
+    fn fsync_bound(
+        config: Config,
+        by_round: &[Vec<Option<f64>>],
+        probes: &[Option<f64>],
+        index: usize,
+        shop: usize,
+    ) -> Json {
+        let clients = config.clients as f64;
+        let bound_of = |round: usize| {
+            let shop_rate = by_round[round][shop];
+            probes[round].map(|secs| {
+                let bound = clients / secs;
+                shop_rate.map_or(bound, |s| bound.min(s))
+            })
+        };
+        let bounds: Vec<f64> = (0..by_round.len()).filter_map(bound_of).collect();
+        let paired = (0..by_round.len())
+            .filter_map(|round| Some(by_round[round][index]? / bound_of(round)?))
+            .collect();
+        let fsync_us = median(probes.iter().flatten().map(|s| s * 1e6).collect());
+        Json::object()
+            .num("fsync_p50_us", fsync_us, 1)
+            .num("bound_ops_per_sec", median(bounds), 1)
+            .num("ops_per_sec_paired", median(paired), 3)
     }
 }
 
