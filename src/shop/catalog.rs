@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::auto_clashes::AutoClashes;
 pub use super::goods_file::MAX_FILE_BYTES;
 use super::goods_file::read_goods_file;
 pub use super::price::Price;
@@ -201,58 +202,6 @@ impl Catalog {
     /// Where the catalog came from (a path, or `<embedded goods.toml>`).
     pub fn source(&self) -> &str {
         &self.source
-    }
-}
-
-/// Under `--encoding auto` a message valid in both GBK and UTF-8 is read as whichever
-/// decoding names something (see [`crate::wire::auto::decide_auto`]). Two names where one's bytes in
-/// one charset read as the other name in the other charset could never be told apart,
-/// so such a catalog is refused. Keywords count as names here.
-struct AutoClashes {
-    /// Every name (and keyword) so far.
-    names: HashSet<String>,
-    /// What each earlier name reads as in the wrong charset: misreading -> (name, the
-    /// charset whose bytes were misread).
-    misread: std::collections::HashMap<String, (String, codec::Charset)>,
-}
-
-impl AutoClashes {
-    fn new() -> Self {
-        let mut clashes = AutoClashes {
-            names: HashSet::new(),
-            misread: std::collections::HashMap::new(),
-        };
-        for word in RESERVED_WORDS {
-            clashes.add(word);
-        }
-        clashes
-    }
-
-    fn add(&mut self, name: &str) {
-        for (charset, reading) in crate::wire::auto::misreadings(name) {
-            self.misread.insert(reading, (name.to_string(), charset));
-        }
-        self.names.insert(name.to_string());
-    }
-
-    fn check(&mut self, name: &str) -> Result<(), String> {
-        let clash = |a: &str, charset: codec::Charset, b: &str| {
-            format!(
-                "`{name}` clashes with `{other}` under --encoding auto: the {charset} bytes of `{a}` read as {} are `{b}`, so a message could mean either; rename one, or use --encoding gbk or utf-8",
-                charset.other(),
-                other = if a == name { b } else { a },
-            )
-        };
-        if let Some((earlier, charset)) = self.misread.get(name) {
-            return Err(clash(earlier, *charset, name));
-        }
-        for (charset, reading) in crate::wire::auto::misreadings(name) {
-            if self.names.contains(&reading) {
-                return Err(clash(name, charset, &reading));
-            }
-        }
-        self.add(name);
-        Ok(())
     }
 }
 

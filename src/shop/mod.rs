@@ -4,7 +4,8 @@
 //! module defines.
 //!
 //! - `catalog`: goods.toml in, a validated catalog out; `goods_file` reads it within
-//!   bounds; `price` is money in integer fen.
+//!   bounds; `price` is money in integer fen; `auto_clashes` refuses names that
+//!   `--encoding auto` could not tell apart.
 //! - `words`: the keywords (拜拜, 菜单) that can never be item names.
 //! - `shelf` and `stock`: the shared [`Shop`] handle and its atomic counters; a
 //!   purchase in flight is a `Ticket` in `stock`.
@@ -15,6 +16,7 @@
 //! - `summary`: the sales summary printed at shutdown.
 //! - `reload`: reading the goods file again on SIGHUP.
 
+mod auto_clashes;
 pub mod catalog;
 mod goods_file;
 mod greeting;
