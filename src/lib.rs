@@ -50,13 +50,18 @@
 //! - [`logger`]: log lines through a bounded queue to one writer thread, so a stalled
 //!   stderr never stalls a customer.
 //! - [`signals`]: OS signals as events (stop, hang-up): signal-hook on Unix, ctrlc on Windows.
+//! - [`console`]: a double-clicked program's window on Windows: wait for Enter before it
+//!   closes, ask the client's address.
+//! - [`banner`]: the addresses to give students, in big lines (`shop-server --banner`).
 //!
 //! The binaries in `src/bin` only parse arguments and call into this library.
 
+pub mod banner;
 pub mod catalog;
 pub mod client;
 pub mod codec;
 pub mod connection;
+pub mod console;
 pub mod ledger;
 pub mod live;
 pub mod logger;

@@ -16,6 +16,7 @@ use clap::Parser;
 use clap::builder::RangedU64ValueParser;
 use log::info;
 
+use snack_shop::banner;
 use snack_shop::catalog::Catalog;
 use snack_shop::codec::WireEncoding;
 use snack_shop::ledger::{self, Durability};
@@ -166,6 +167,11 @@ struct Args {
     #[arg(long, env = "SHOP_WEB", value_name = "HOST:PORT")]
     web: Option<String>,
 
+    /// Also print the addresses to give students, in big lines, with the debug
+    /// assistant's settings (the Windows classroom launcher uses it).
+    #[arg(long, env = "SHOP_BANNER")]
+    banner: bool,
+
     /// Stack size of each connection thread, in KiB (at least 32).
     #[arg(
         long,
@@ -191,11 +197,16 @@ enum Command {
         /// One row per purchase instead: time,customer,item,price.
         #[arg(long)]
         csv: bool,
+        /// With --csv: start with a UTF-8 byte order mark, so Excel shows the Chinese.
+        #[arg(long, requires = "csv")]
+        bom: bool,
     },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Double-clicked on Windows: the window waits for Enter before it closes.
+    let _pause = snack_shop::console::PauseOnExit::new();
     let output = match logger::init("info") {
         Ok(output) => output,
         Err(e) => {
@@ -204,7 +215,12 @@ fn main() -> ExitCode {
         }
     };
     let result = match &args.command {
-        Some(Command::Report { ledger, goods, csv }) => report(ledger, goods.as_deref(), *csv),
+        Some(Command::Report {
+            ledger,
+            goods,
+            csv,
+            bom,
+        }) => report(ledger, goods.as_deref(), *csv, *bom),
         None => run(args, &output),
     };
     match result {
@@ -283,7 +299,7 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
     }
     let view = match (web_addr, hub) {
         (Some(web_addr), Some(hub)) => {
-            hub.set_addresses(reachable.into_iter().map(|r| (r.addr, r.interface)));
+            hub.set_addresses(reachable.iter().map(|r| (r.addr, r.interface.clone())));
             let view = web::start(web_addr, hub)
                 .with_context(|| format!("cannot serve the live view on {web_addr}"))?;
             Some(view)
@@ -316,6 +332,10 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
             Some(view) => writeln!(stdout, "live view on {}", view.url()),
             None => Ok(()),
         })
+        .and_then(|()| {
+            let text = args.banner.then(|| banner::students(&reachable, args.encoding));
+            write!(stdout, "{}", text.unwrap_or_default())
+        })
         .and_then(|()| stdout.flush())
         .context("cannot write to stdout")?;
     if let Some(view) = view
@@ -334,9 +354,10 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
 }
 
 /// `shop-server report`: prints what the ledger holds.
-fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> anyhow::Result<()> {
+fn report(ledger: &Path, goods: Option<&Path>, csv: bool, bom: bool) -> anyhow::Result<()> {
     let text = if csv {
-        ledger::report::render_csv(ledger)?
+        let rows = ledger::report::render_csv(ledger)?;
+        if bom { format!("\u{FEFF}{rows}") } else { rows }
     } else {
         // The stock is in the goods file; the wire encoding does not matter here.
         let catalog = Catalog::load(goods, WireEncoding::Utf8)?;
