@@ -16,6 +16,7 @@ import argparse
 import json
 import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -77,7 +78,8 @@ def check_zip(path, version):
     manual = files.get(MANUAL, b"").decode("utf-8", "replace")
     for word in MANUAL_MUST:
         check(word in manual, f"{MANUAL}: mentions {word}")
-    check(manual.find("开课") < manual.find("English") > 0, f"{MANUAL}: Chinese first")
+    check(0 < manual.find("一、开课") < manual.find("How to use it (English)"),
+          f"{MANUAL}: Chinese first, then English")
     for name in (CLASSROOM, REPORT):
         data = files.get(name, b"")
         # ASCII reads the same in code page 936, 437 or 65001: nothing to garble.
@@ -205,15 +207,19 @@ def run_classroom(folder, wine, text):
     except queue.Empty:
         check(False, f"the shop did not start within {START_WITHIN} s: {seen}")
     finally:
-        proc.terminate()
+        # Wine turns SIGINT into the console's Ctrl-C: the shop closes as on Windows.
+        proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=20)
+            check(proc.wait(timeout=20) == 0, f"the shop exits 0 on Ctrl-C, not {proc.returncode}")
         except subprocess.TimeoutExpired:
+            check(False, "the shop did not close within 20 s of Ctrl-C")
             proc.kill()
             proc.wait()
         log.close()
-    check("serving 3 items from goods.toml" in (folder / "server-stderr.log").read_text("utf-8", "replace"),
-          "the shipped goods.toml is the one served")
+    stderr = (folder / "server-stderr.log").read_text("utf-8", "replace")
+    check("serving 3 items from goods.toml" in stderr,
+          f"the shipped goods.toml is the one served; the shop's stderr:\n{stderr}")
+    check("西瓜: 1 sold" in stderr, f"the sales summary counts the sale:\n{stderr}")
     return variables
 
 
