@@ -101,9 +101,13 @@ impl Drop for PauseOnExit {
 pub fn ask_address(default_host: &str, default_port: u16) -> io::Result<Vec<String>> {
     let host = ask(ASK_IP)?;
     let port = ask(ASK_PORT)?;
+    let or = |answer: String, default: String| match answer.is_empty() {
+        true => default,
+        false => answer,
+    };
     Ok(vec![
-        if host.is_empty() { default_host.to_string() } else { host },
-        if port.is_empty() { default_port.to_string() } else { port },
+        or(host, default_host.to_string()),
+        or(port, default_port.to_string()),
     ])
 }
 

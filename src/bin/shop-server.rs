@@ -333,7 +333,9 @@ fn run(args: Args, output: &Output) -> anyhow::Result<()> {
             None => Ok(()),
         })
         .and_then(|()| {
-            let text = args.banner.then(|| banner::students(&reachable, args.encoding));
+            let text = args
+                .banner
+                .then(|| banner::students(&reachable, args.encoding));
             write!(stdout, "{}", text.unwrap_or_default())
         })
         .and_then(|()| stdout.flush())
