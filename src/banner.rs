@@ -6,7 +6,8 @@
 use crate::codec::WireEncoding;
 use crate::web::Reachable;
 
-/// The banner's frame line.
+/// The banner's frame line. Every line of the banner fits the 80 columns of a
+/// Windows console window (a Chinese character takes two), so none wraps.
 const RULE: &str = "==============================================================";
 
 /// The banner for a shop reachable at `addresses` and speaking `wire`.
@@ -20,12 +21,12 @@ pub fn students(addresses: &[Reachable], wire: WireEncoding) -> String {
     let (zh, en) = match wire {
         WireEncoding::Gbk => ("GBK", "GBK"),
         WireEncoding::Utf8 => ("UTF-8", "UTF-8"),
-        WireEncoding::Auto => ("GBK 或 UTF-8 都可以", "GBK or UTF-8"),
+        WireEncoding::Auto => ("GBK 或 UTF-8", "GBK or UTF-8"),
     };
     out.push_str(&format!(
-        "\n  网络调试助手:协议 TCP Client,填上面的 IP 和端口,编码 {zh},不用加换行。\n  \
-         Debug assistant: TCP Client, the IP and port above, encoding {en}, no newline needed.\n\
-         {RULE}\n"
+        "\n  网络调试助手:TCP Client,填上面的 IP 和端口,编码 {zh},不用加换行。\n  \
+         Debug assistant: TCP Client, the IP and port above,\n  \
+         encoding {en}, no newline needed.\n{RULE}\n"
     ));
     out
 }
@@ -52,6 +53,10 @@ mod tests {
         assert_eq!(text.matches("端口 port: 9999").count(), 2, "{text}");
         assert!(text.contains("编码 GBK"), "{text}");
         let auto = students(&addresses, WireEncoding::Auto);
+        for line in text.lines().chain(auto.lines()) {
+            let columns: usize = line.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+            assert!(columns <= 80, "{columns} columns: {line}");
+        }
         assert!(auto.contains("GBK 或 UTF-8"), "{auto}");
     }
 }
