@@ -14,7 +14,9 @@ rem Today as yyyy-MM-dd, for the ledger's name. %date% depends on the region
 rem settings, so PowerShell (part of Windows 10 and 11) is asked instead.
 set TODAY=
 for /f "usebackq delims=" %%d in (`powershell -NoProfile -NonInteractive -Command "Get-Date -Format yyyy-MM-dd"`) do set "TODAY=%%d"
-if not defined TODAY set TODAY=undated
+rem Without PowerShell, one undated ledger, named to sort before the dated ones (the
+rem report launcher takes the last name in order).
+if not defined TODAY set TODAY=0-undated
 
 rem Open the live view in the default browser as soon as the shop answers (at most 20 s).
 start "" /b powershell -NoProfile -NonInteractive -Command "for ($i = 0; $i -lt 40; $i++) { try { (New-Object Net.Sockets.TcpClient '127.0.0.1', %WEB_PORT%).Close(); Start-Process 'http://127.0.0.1:%WEB_PORT%/'; break } catch { Start-Sleep -Milliseconds 500 } }" >nul 2>&1
