@@ -19,7 +19,8 @@ shop-server.exe report --ledger "%LEDGER%"
 if errorlevel 1 goto failed
 
 echo.
-echo Written: %CSV% (one row per purchase, UTF-8 with BOM for Excel). Opening it...
+echo Written: %CSV% (one row per purchase, for Excel).
+echo Opening it...
 start "" "%CSV%"
 pause
 exit /b
