@@ -42,7 +42,8 @@
 //! - [`logger`]: log lines through a bounded queue to one writer thread, so a stalled
 //!   stderr never stalls a customer. `lock`: the one way to take a lock.
 //! - `signals`: OS signals as actions (stop, hang-up): signal-hook on Unix, ctrlc on
-//!   Windows.
+//!   Windows. [`console`]: a double-clicked program's window on Windows (wait for
+//!   Enter before it closes; the client asks for the address).
 //!
 //! Where to change what: the reply to an unknown item is in `src/shop/replies.rs`; how a
 //! purchase is recorded is `src/shop/record.rs` (the trait) and `src/sale/` (the ledger);
@@ -52,6 +53,7 @@
 //! private.
 
 pub mod client;
+pub mod console;
 mod live;
 mod lock;
 pub mod logger;

@@ -14,6 +14,7 @@ use clap::Parser;
 use snack_shop::client::address::{self, Target};
 use snack_shop::client::{self, Eol, NOTICE_PREFIX, Options, Plain};
 use snack_shop::codec::Charset;
+use snack_shop::console;
 
 /// How long to try to reach the server before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,6 +30,9 @@ const USAGE_ERROR: u8 = 2;
 ///
 /// The address can be `HOST PORT`, `HOST:PORT`, `[IPv6]:PORT` or `--host`/`--port`.
 /// The terminal is always UTF-8; --encoding only sets what goes over the wire.
+///
+/// Double-clicked on Windows with no address, it asks for the server's IP and port
+/// (an empty answer takes the default), and waits for Enter before its window closes.
 ///
 /// Exit codes: 0 you left or the server said goodbye; 1 no server there or another
 /// error; 2 bad arguments; 3 the server closed without a goodbye; 4 the connection
@@ -90,7 +94,18 @@ fn parse_send_timeout(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let positional: Vec<String> = args.target.iter().chain(&args.port_arg).cloned().collect();
+    // Double-clicked on Windows: keep the window open at the end, ask for the address.
+    let pause = console::PauseOnExit::new();
+    let mut positional: Vec<String> = args.target.iter().chain(&args.port_arg).cloned().collect();
+    if pause.active() && positional.is_empty() && args.host.is_none() && args.port.is_none() {
+        match console::ask_address(address::DEFAULT_HOST, address::DEFAULT_PORT) {
+            Ok(answers) => positional = answers,
+            Err(e) => {
+                eprintln!("shop-client: {e}");
+                return ExitCode::from(USAGE_ERROR);
+            }
+        }
+    }
     let target = match address::parse(&positional, args.host.as_deref(), args.port.as_deref()) {
         Ok(target) => target,
         Err(e) => {

@@ -54,7 +54,7 @@ struct Args {
     /// Address to listen on. Use 0.0.0.0 to let customers on other machines (a debug
     /// assistant on another PC of the classroom) connect. IPv6 works with or without
     /// brackets (::1, [::1], ::); names such as localhost are looked up.
-    #[arg(long, env = "SHOP_HOST", default_value = "127.0.0.1", value_parser = parse_host)]
+    #[arg(long, env = "SHOP_HOST", default_value = "127.0.0.1", value_parser = app::parse_host)]
     host: String,
 
     /// TCP port; 0 picks a free one (the first line on stdout says which).
@@ -148,6 +148,11 @@ struct Args {
     #[arg(long, env = "SHOP_WEB", value_name = "HOST:PORT")]
     web: Option<String>,
 
+    /// Also print the addresses to give students, in big lines, with the debug
+    /// assistant's settings (the Windows classroom launcher uses it).
+    #[arg(long, env = "SHOP_BANNER")]
+    banner: bool,
+
     /// Stack size of each connection thread, in KiB (at least 32).
     #[arg(
         long,
@@ -173,10 +178,15 @@ enum Command {
         /// One row per purchase instead: time,customer,item,price.
         #[arg(long)]
         csv: bool,
+        /// With --csv: start with a UTF-8 byte order mark, so Excel shows the Chinese.
+        #[arg(long, requires = "csv")]
+        bom: bool,
     },
 }
 
 fn main() -> ExitCode {
+    // Double-clicked on Windows: the window waits for Enter before it closes.
+    let _pause = snack_shop::console::PauseOnExit::new();
     let args = Args::parse();
     let output = match logger::init("info") {
         Ok(output) => output,
@@ -186,7 +196,12 @@ fn main() -> ExitCode {
         }
     };
     let result = match &args.command {
-        Some(Command::Report { ledger, goods, csv }) => app::report(ledger, goods.as_deref(), *csv),
+        Some(Command::Report {
+            ledger,
+            goods,
+            csv,
+            bom,
+        }) => app::report(ledger, goods.as_deref(), *csv, *bom),
         None => app::run(args.settings(), &output),
     };
     match result {
@@ -224,23 +239,8 @@ impl Args {
             sync: self.sync,
             ledger_faults: self.ledger_faults,
             web: self.web,
+            banner: self.banner,
             config,
         }
     }
-}
-
-/// The `--host` value as `TcpListener::bind` takes it: `[::1]` (the bracketed form
-/// of URLs and `host:port`) becomes `::1`.
-fn parse_host(host: &str) -> Result<String, String> {
-    let host = host.trim();
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if bare.is_empty() || bare.contains(['[', ']']) {
-        return Err(format!(
-            "`{host}` is not an address: use 127.0.0.1, 0.0.0.0, ::1, [::1] or a host name"
-        ));
-    }
-    Ok(bare.to_string())
 }

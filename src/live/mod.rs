@@ -21,7 +21,7 @@ mod site;
 mod state;
 mod tap;
 
-pub use addresses::reachable;
+pub use addresses::{Reachable, reachable};
 pub use hub::Hub;
 pub use server::{LiveView, parse_addr, start};
 pub use tap::Tap;

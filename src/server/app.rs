@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use log::info;
 
-use super::{Config, Server};
+use super::{Config, Server, banner};
 use crate::live::Hub;
 use crate::live::{self, LiveView};
 use crate::logger::Output;
@@ -49,6 +49,9 @@ pub struct Settings {
     pub ledger_faults: Option<PathBuf>,
     /// `--web`: where to serve the live view, if anywhere.
     pub web: Option<String>,
+    /// `--banner`: also print the addresses to give students, for people (see
+    /// `server::banner`).
+    pub banner: bool,
     /// The server's behaviour; its `wire` is also the catalog's encoding. Its `live`
     /// is set here when the live view is on.
     pub config: Config,
@@ -146,7 +149,7 @@ pub fn run(settings: Settings, output: &Output) -> Result<(), AppError> {
     }
     let view = match (web_addr, hub) {
         (Some(web_addr), Some(hub)) => {
-            hub.set_addresses(reachable.into_iter().map(|r| (r.addr, r.interface)));
+            hub.set_addresses(reachable.iter().map(|r| (r.addr, r.interface.clone())));
             let view = live::start(web_addr, hub).map_err(|source| AppError::LiveView {
                 addr: web_addr,
                 source,
@@ -174,7 +177,10 @@ pub fn run(settings: Settings, output: &Output) -> Result<(), AppError> {
     })
     .map_err(AppError::Signals)?;
 
-    announce(addr, view.as_ref()).map_err(AppError::Stdout)?;
+    let banner = settings
+        .banner
+        .then(|| banner::students(&reachable, encoding));
+    announce(addr, view.as_ref(), banner).map_err(AppError::Stdout)?;
     server.run().map_err(AppError::Serve)?;
     shop.close_ledger();
     last_words(output, format!("{}\n", sales_report(&shop.sales())));
@@ -183,11 +189,14 @@ pub fn run(settings: Settings, output: &Output) -> Result<(), AppError> {
 
 /// Prints where the shop (and the live view) listen. Printed last, once everything is
 /// set up: scripts and tests wait for the first line.
-fn announce(addr: SocketAddr, view: Option<&LiveView>) -> io::Result<()> {
+fn announce(addr: SocketAddr, view: Option<&LiveView>, banner: Option<String>) -> io::Result<()> {
     let mut stdout = io::stdout();
     writeln!(stdout, "listening on {addr}")?;
     if let Some(view) = view {
         writeln!(stdout, "live view on {}", view.url())?;
+    }
+    if let Some(banner) = banner {
+        write!(stdout, "{banner}")?;
     }
     stdout.flush()?;
     if let Some(view) = view.filter(|v| v.local_addr().ip().is_unspecified()) {
@@ -199,9 +208,15 @@ fn announce(addr: SocketAddr, view: Option<&LiveView>) -> io::Result<()> {
 }
 
 /// `shop-server report`: prints what the ledger holds.
-pub fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> Result<(), AppError> {
+/// With `bom` (and `csv`), the CSV starts with a UTF-8 byte order mark, so that Excel
+/// shows the Chinese.
+pub fn report(ledger: &Path, goods: Option<&Path>, csv: bool, bom: bool) -> Result<(), AppError> {
     let report = if csv {
-        sale::report::render_csv(ledger)?
+        let mut report = sale::report::render_csv(ledger)?;
+        if bom {
+            report.text.insert(0, '\u{FEFF}');
+        }
+        report
     } else {
         // The stock is in the goods file; the wire encoding does not matter here.
         let catalog = Catalog::load(goods, WireEncoding::Utf8)?;
@@ -223,6 +238,22 @@ pub fn report(ledger: &Path, goods: Option<&Path>, csv: bool) -> Result<(), AppE
 /// writer must not cost the summary.
 pub fn last_words(output: &Output, text: String) {
     output.print_patiently(text, LAST_WORDS_WAIT, LAST_WORDS_MOST);
+}
+
+/// The `--host` value as `TcpListener::bind` takes it: `[::1]` (the bracketed form
+/// of URLs and `host:port`) becomes `::1`.
+pub fn parse_host(host: &str) -> Result<String, String> {
+    let host = host.trim();
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if bare.is_empty() || bare.contains(['[', ']']) {
+        return Err(format!(
+            "`{host}` is not an address: use 127.0.0.1, 0.0.0.0, ::1, [::1] or a host name"
+        ));
+    }
+    Ok(bare.to_string())
 }
 
 /// Why the server cannot listen, Chinese first, with what to do for the usual causes;

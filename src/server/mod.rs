@@ -36,6 +36,7 @@ use crate::wire::{self, FrameReader, Limits};
 use connection::ReplyWriter;
 
 pub mod app;
+mod banner;
 mod config;
 pub(crate) mod connection;
 mod seats;

@@ -49,6 +49,10 @@ pub fn start_with_password(password: &str) -> Option<Pg> {
 
 impl Pg {
     fn start(password: Option<&str>) -> Option<Pg> {
+        if cfg!(windows) {
+            // Under Wine the Linux server's files are visible, but not runnable.
+            return skipped("a Windows build cannot run Debian's PostgreSQL");
+        }
         let Some(bin) = find_bin() else {
             let why = match std::env::var("PG_BIN") {
                 Ok(dir) => format!("PG_BIN={dir} holds no initdb and pg_ctl"),
