@@ -89,8 +89,9 @@ struct Args {
     max_per_ip: usize,
 
     /// Seconds a customer may stay silent before being told so and disconnected
-    /// (0 = never). The silence counts from its last complete message.
-    #[arg(long, env = "SHOP_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
+    /// (0 = never, else at most 86400, a day). The silence counts from its last
+    /// complete message.
+    #[arg(long, env = "SHOP_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=server::MAX_TIMEOUT.as_secs()))]
     idle_timeout: u64,
 
     /// Seconds one message may take from its first byte to its end (1 to 3600). A
@@ -100,9 +101,10 @@ struct Args {
     #[arg(long, env = "SHOP_MESSAGE_TIMEOUT", default_value_t = MESSAGE_TIMEOUT.as_secs(), value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     message_timeout: u64,
 
-    /// Seconds one reply may take to send. A customer that never reads fills its
-    /// socket buffer; after this long its connection is dropped and its thread freed.
-    #[arg(long, env = "SHOP_WRITE_TIMEOUT", default_value_t = server::WRITE_TIMEOUT.as_secs(), value_name = "SECS")]
+    /// Seconds one reply may take to send (at most 86400, a day). A
+    /// customer that never reads fills its socket buffer; after this long its
+    /// connection is dropped and its thread freed.
+    #[arg(long, env = "SHOP_WRITE_TIMEOUT", default_value_t = server::WRITE_TIMEOUT.as_secs(), value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=server::MAX_TIMEOUT.as_secs()))]
     write_timeout: u64,
 
     /// Idle threads kept waiting for the next customer, so a new connection does not

@@ -19,6 +19,12 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1024;
 /// forgotten debug-assistant window does not hold a seat forever.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Longest `--idle-timeout` and `--write-timeout`: one day. Longer is a typo (0 already
+/// means "never" for the idle timeout), and deadlines are computed as `now + timeout`,
+/// which overflows `Instant` (a panic on every connection) for values near `u64::MAX`
+/// seconds. `Server::new` clamps library callers to it; the binary refuses more.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How long one reply may take to write. A customer that sends but never reads fills
 /// its socket buffer; this bounds how long its thread can be stuck on it.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -45,7 +45,7 @@ mod watched;
 
 pub use config::{
     Config, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS, DEFAULT_STACK_SIZE, DEFAULT_THREAD_CACHE,
-    WRITE_TIMEOUT,
+    MAX_TIMEOUT, WRITE_TIMEOUT,
 };
 pub use seats::DEFAULT_MAX_PER_IP;
 
@@ -97,11 +97,15 @@ impl Server {
     /// The listener is made blocking, and on Linux it gets the options every customer's
     /// socket needs, since accepted sockets inherit them there. An idle timeout of zero means
     /// none, as `--idle-timeout 0` does (and so for the message timeout); a zero write
-    /// timeout counts as one millisecond, and a zero `max_per_ip` as one.
+    /// timeout counts as one millisecond, and a zero `max_per_ip` as one. Timeouts
+    /// longer than [`MAX_TIMEOUT`] count as it.
     pub fn new(listener: TcpListener, shop: Shop, mut config: Config) -> io::Result<Server> {
-        config.idle_timeout = config.idle_timeout.filter(|t| !t.is_zero());
-        config.message_timeout = config.message_timeout.filter(|t| !t.is_zero());
-        config.write_timeout = config.write_timeout.max(Duration::from_millis(1));
+        let clamp = |t: Option<Duration>| t.filter(|t| !t.is_zero()).map(|t| t.min(MAX_TIMEOUT));
+        config.idle_timeout = clamp(config.idle_timeout);
+        config.message_timeout = clamp(config.message_timeout);
+        config.write_timeout = config
+            .write_timeout
+            .clamp(Duration::from_millis(1), MAX_TIMEOUT);
         config.max_per_ip = config.max_per_ip.max(1);
         let wake_addr = wake_address(listener.local_addr()?);
         // Blocking std::net is the design; a non-blocking listener would make `run` spin.
