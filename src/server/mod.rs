@@ -192,7 +192,11 @@ impl Context {
     /// Gives an accepted customer a seat and a thread, or a polite refusal.
     fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
         let stream = Arc::new(stream);
-        let seat = match self.take_seat(&stream, peer.ip()) {
+        // From the server's own machine: the peer is the socket's own address.
+        let local = stream
+            .local_addr()
+            .is_ok_and(|l| l.ip().to_canonical() == peer.ip().to_canonical());
+        let seat = match self.take_seat(&stream, peer.ip(), local) {
             Ok(seat) => seat,
             Err(NoSeat::Full) => {
                 info!(
@@ -206,7 +210,7 @@ impl Context {
                 let limit = self.config.max_per_ip;
                 info!(
                     "{peer} turned away: {limit} connections from {} already",
-                    peer.ip()
+                    peer.ip().to_canonical()
                 );
                 self.refuse(&stream, peer, &Reply::TooManyFromAddress(limit));
                 return;

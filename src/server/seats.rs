@@ -3,7 +3,10 @@
 //! A seat is a guard ([`Seat`]) that frees itself when dropped, so no code path can leak
 //! one. The seat map behind it (seat id to socket) is also how shutdown reaches every
 //! connected customer. The same guard holds one of its address's seats, so a script on
-//! one machine cannot take every seat of the shop (`--max-per-ip`).
+//! one machine cannot take every seat of the shop (`--max-per-ip`). A connection from
+//! the server's own machine (its peer address is the socket's local address: a load
+//! test, the teacher trying the shop) takes no address seat: the limit is meant for
+//! students' machines. `--max-clients` holds for everyone.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, TcpStream};
@@ -41,7 +44,8 @@ pub(super) enum NoSeat {
 pub(super) struct Seat {
     ctx: Arc<Context>,
     id: u64,
-    ip: IpAddr,
+    /// The address seat it holds; `None` from the server's own machine.
+    ip: Option<IpAddr>,
 }
 
 impl Context {
@@ -51,23 +55,32 @@ impl Context {
         self.seats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Seats a customer from `ip` (`local`: from the server's own machine).
     pub(super) fn take_seat(
         self: &Arc<Self>,
         stream: &Arc<TcpStream>,
         ip: IpAddr,
+        local: bool,
     ) -> Result<Seat, NoSeat> {
         // An IPv4 customer of a dual-stack listener shows up as ::ffff:a.b.c.d; it is
         // the same machine as a.b.c.d.
-        let ip = ip.to_canonical();
+        let ip = (!local).then(|| ip.to_canonical());
         let mut seats = self.lock_seats();
+        // The address first: a machine at its limit is told so, full shop or not.
+        if let Some(ip) = ip
+            && seats
+                .per_ip
+                .get(&ip)
+                .is_some_and(|n| *n >= self.config.max_per_ip)
+        {
+            return Err(NoSeat::AddressFull);
+        }
         if seats.streams.len() >= self.config.max_clients {
             return Err(NoSeat::Full);
         }
-        let from_ip = seats.per_ip.entry(ip).or_insert(0);
-        if *from_ip >= self.config.max_per_ip {
-            return Err(NoSeat::AddressFull);
+        if let Some(ip) = ip {
+            *seats.per_ip.entry(ip).or_insert(0) += 1;
         }
-        *from_ip += 1;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         seats.streams.insert(id, stream.clone());
         Ok(Seat {
@@ -81,10 +94,12 @@ impl Context {
 impl Drop for Seat {
     fn drop(&mut self) {
         let mut seats = self.ctx.lock_seats();
-        if let Some(n) = seats.per_ip.get_mut(&self.ip) {
+        if let Some(ip) = self.ip
+            && let Some(n) = seats.per_ip.get_mut(&ip)
+        {
             *n -= 1;
             if *n == 0 {
-                seats.per_ip.remove(&self.ip);
+                seats.per_ip.remove(&ip);
             }
         }
         // Taken out first, so the socket (if this was the last handle) closes after the
