@@ -1,4 +1,5 @@
-//! Seats in a classroom, against the real `shop-server`: a connection from the server's
+//! Seats in a classroom, against the real `shop-server`: the default `--max-per-ip`
+//! (8) turns away a ninth connection from one machine; a connection from the server's
 //! own machine (peer address == local address) is exempt from it, while
 //! `--max-clients` still holds; and on a dual-stack listener an IPv4 customer is
 //! counted under its plain IPv4 address.
@@ -46,6 +47,26 @@ fn wait_count(server: &ShopServer, needle: &str, n: usize) -> String {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn the_default_max_per_ip_leaves_a_student_room_for_scripts_and_no_more() {
+    let server = ShopServer::start(&[]);
+    let seated: Vec<Customer> = (0..8)
+        .map(|i| {
+            let (c, first) = visit("127.0.0.2", server.addr);
+            assert_eq!(first, GREETING, "connection {i} from 127.0.0.2");
+            c
+        })
+        .collect();
+    let (mut ninth, first) = visit("127.0.0.2", server.addr);
+    assert_eq!(first, too_many(8));
+    ninth.expect_closed();
+    // Another machine is served all the same.
+    let (mut other, first) = visit("127.0.0.3", server.addr);
+    assert_eq!(first, GREETING);
+    assert_eq!(other.ask("西瓜"), "购买成功,余额 -2");
+    drop(seated);
 }
 
 #[test]

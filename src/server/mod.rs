@@ -40,6 +40,7 @@ mod config;
 pub mod connection;
 mod seats;
 mod shutdown;
+mod silence;
 mod threads;
 mod watched;
 
@@ -47,7 +48,7 @@ pub use config::{
     Config, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS, DEFAULT_STACK_SIZE, DEFAULT_THREAD_CACHE,
     MAX_TIMEOUT, WRITE_TIMEOUT,
 };
-pub use seats::DEFAULT_MAX_PER_IP;
+pub use seats::{DEFAULT_MAX_PER_IP, SILENT_SEAT_AFTER};
 
 use config::{ACCEPT_BACKOFF, ACCEPTED_SOCKETS_INHERIT, set_options};
 use seats::{NoSeat, SeatMap};
@@ -197,7 +198,13 @@ impl Context {
             .local_addr()
             .is_ok_and(|l| l.ip().to_canonical() == peer.ip().to_canonical());
         let seat = match self.take_seat(&stream, peer.ip(), local) {
-            Ok(seat) => seat,
+            Ok((seat, let_go)) => {
+                if let Some(silent) = let_go {
+                    info!("all seats taken: {peer} seated in place of the customer silent longest");
+                    silence::wake(&silent);
+                }
+                seat
+            }
             Err(NoSeat::Full) => {
                 info!(
                     "{peer} turned away: all {} seats taken",
@@ -216,11 +223,7 @@ impl Context {
                 return;
             }
         };
-        let job = Job {
-            stream,
-            peer,
-            _seat: seat,
-        };
+        let job = Job { stream, peer, seat };
         let Err(job) = self.hand_to_parked(job) else {
             return;
         };
@@ -276,7 +279,7 @@ impl Context {
             set_options(stream, &self.config)
         };
         let result = configured
-            .map(|()| Watched::new(stream, &self.stopping, limits.idle))
+            .map(|()| Watched::new(stream, &self.stopping, limits.idle).heard(&job.seat.presence))
             .map(|source| FrameReader::with_timeout_set(source, limits))
             .and_then(|mut frames| {
                 let mut out = ReplyWriter::new(stream);
@@ -294,6 +297,12 @@ impl Context {
         let spent = session.spent();
         let secs = started.elapsed().as_secs_f32();
         match result {
+            Err(_) if job.seat.presence.is_let_go() => {
+                let silent = self.tell_let_go(stream, &peer, &job.seat.presence);
+                info!(
+                    "{peer} left (silent {silent}s, seat given to a newcomer) after {secs:.1}s, spent {spent}"
+                );
+            }
             Ok(end) => info!("{peer} left ({end}) after {secs:.1}s, spent {spent}"),
             Err(e) if self.stopping.load(Ordering::Acquire) => {
                 // Shutdown cuts connections that are still busy after the grace.
@@ -364,6 +373,59 @@ mod tests {
             0,
             "parked threads exit after their lifetime"
         );
+    }
+
+    #[test]
+    fn a_full_shop_seats_a_newcomer_in_place_of_the_customer_silent_longest() {
+        let config = Config {
+            max_clients: 2,
+            silent_seat_after: Duration::from_secs(1),
+            ..Config::default()
+        };
+        let (addr, _handle, _server) = start(config);
+        let greeted = || {
+            let stream = TcpStream::connect(addr).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let first = read_line(&mut reader);
+            (stream, reader, first)
+        };
+        let (_quiet, mut quiet_reader, first) = greeted();
+        assert!(first.starts_with("目前商店还有"), "{first}");
+        let (mut talker, mut talker_reader, _) = greeted();
+        // Nobody has been silent for a second yet: the shop is full.
+        assert_eq!(greeted().2, "抱歉,本店客满了,请稍后再来。\r\n");
+        let mut spent = 0;
+        for _ in 0..6 {
+            thread::sleep(Duration::from_millis(200));
+            talker
+                .write_all(&codec::encode("西瓜\n", Charset::Gbk).unwrap())
+                .unwrap();
+            spent += 2;
+            assert_eq!(
+                read_line(&mut talker_reader),
+                format!("购买成功,余额 -{spent}\r\n")
+            );
+        }
+        // The quiet customer has been silent over a second: the newcomer takes their
+        // seat, and they are told why before the close.
+        let (_newcomer, _, first) = greeted();
+        assert!(first.starts_with("目前商店还有"), "{first}");
+        let why = read_line(&mut quiet_reader);
+        assert!(
+            why.starts_with("本店客满了,您已经 ")
+                && why.ends_with(" 秒没有说话,座位让给了新来的顾客,连接将关闭,欢迎下次光临。\r\n"),
+            "{why}"
+        );
+        assert_eq!(read_line(&mut quiet_reader), "", "closed");
+        // The talker keeps their seat, and the shop is full again.
+        talker
+            .write_all(&codec::encode("西瓜\n", Charset::Gbk).unwrap())
+            .unwrap();
+        assert_eq!(
+            read_line(&mut talker_reader),
+            format!("购买成功,余额 -{}\r\n", spent + 2)
+        );
+        assert_eq!(greeted().2, "抱歉,本店客满了,请稍后再来。\r\n");
     }
 
     #[test]

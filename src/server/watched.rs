@@ -15,13 +15,24 @@
 //! times out when the timeout the framer asked for has passed, however it was sliced.
 //! Elsewhere a `Watched` passes every call straight to the socket: waking thousands of
 //! idle customers' threads several times a second would cost a held shop for nothing.
+//!
+//! A `Watched` also notes when its customer was last heard (for seating newcomers in a
+//! full shop, the `silence` module), and ends the conversation with [`LetGo`] once
+//! the customer's seat has been given to a newcomer.
 
 use std::io::{self, Read};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::silence::Presence;
 use crate::wire::stream::{self, Source};
+
+/// The error a [`Watched`] read returns once its customer's seat has been given to a
+/// newcomer: the conversation ends, and the server tells the customer why.
+#[derive(Debug, thiserror::Error)]
+#[error("the seat was given to a newcomer")]
+pub struct LetGo;
 
 /// Whether a blocked read must be woken by polling, because shutting the socket's read
 /// side down does not wake it (Windows).
@@ -43,6 +54,8 @@ pub struct Watched<'a> {
     wanted: Option<Duration>,
     /// While polling, the read timeout the socket has now (a slice of `wanted`).
     set: Option<Duration>,
+    /// The customer's presence in the seat map, if it keeps one.
+    presence: Option<&'a Presence>,
 }
 
 impl<'a> Watched<'a> {
@@ -54,6 +67,31 @@ impl<'a> Watched<'a> {
             polls: READS_POLL_FOR_STOP,
             wanted: timeout,
             set: timeout,
+            presence: None,
+        }
+    }
+
+    /// Notes in `presence` when the customer was last heard, and ends the reads once
+    /// the seat is let go.
+    pub(super) fn heard(mut self, presence: &'a Presence) -> Self {
+        self.presence = Some(presence);
+        self
+    }
+
+    /// What a read returned, after noting that the customer was heard or let go.
+    fn note(&self, read: io::Result<usize>) -> io::Result<usize> {
+        let Some(presence) = self.presence else {
+            return read;
+        };
+        match read {
+            Ok(0) | Err(_) if presence.is_let_go() => Err(io::Error::other(LetGo)),
+            Ok(n) => {
+                if n > 0 {
+                    presence.heard();
+                }
+                Ok(n)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -79,10 +117,14 @@ impl<'a> Watched<'a> {
 impl Read for Watched<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if !self.polls {
-            return self.stream.read(buf);
+            let read = self.stream.read(buf);
+            return self.note(read);
         }
         let started = Instant::now();
         loop {
+            if self.presence.is_some_and(Presence::is_let_go) {
+                return self.note(Ok(0));
+            }
             if self.stopping.load(Ordering::Acquire) {
                 // As a read on Linux once shutdown has shut the read side (there it
                 // may first hand over bytes already queued; the conversation checks
@@ -109,7 +151,9 @@ impl Read for Watched<'_> {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return other,
+                other => {
+                    return self.note(other);
+                }
             }
         }
     }
