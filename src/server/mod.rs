@@ -81,6 +81,8 @@ struct Context {
     lingering: AtomicUsize,
     /// When shutdown began, once it has.
     stopped_at: OnceLock<Instant>,
+    /// Purchases whose reply could not be sent (customers cut at shutdown, say).
+    untold: AtomicU64,
     /// Parked threads waiting for a customer: each entry is a way to hand one over.
     parked: Mutex<Vec<(u64, Sender<Job>)>>,
 }
@@ -129,6 +131,7 @@ impl Server {
                 parked: Mutex::new(Vec::new()),
                 lingering: AtomicUsize::new(0),
                 stopped_at: OnceLock::new(),
+                untold: AtomicU64::new(0),
             }),
         })
     }
@@ -186,6 +189,11 @@ impl Handle {
     /// Threads parked in the cache right now.
     pub fn parked_threads(&self) -> usize {
         self.ctx.lock_parked().len()
+    }
+
+    /// Purchases whose reply could not be sent, so far: sold, but not told.
+    pub fn untold(&self) -> u64 {
+        self.ctx.untold.load(Ordering::Acquire)
     }
 }
 
@@ -278,11 +286,11 @@ impl Context {
         } else {
             set_options(stream, &self.config)
         };
+        let mut out = ReplyWriter::new(stream);
         let result = configured
             .map(|()| Watched::new(stream, &self.stopping, limits.idle).heard(&job.seat.presence))
             .map(|source| FrameReader::with_timeout_set(source, limits))
             .and_then(|mut frames| {
-                let mut out = ReplyWriter::new(stream);
                 connection::converse(
                     &mut frames,
                     &mut out,
@@ -293,6 +301,7 @@ impl Context {
                     &tap,
                 )
             });
+        self.untold.fetch_add(out.untold(), Ordering::AcqRel);
         // Every way a conversation ends says what the customer spent.
         let spent = session.spent();
         let secs = started.elapsed().as_secs_f32();
