@@ -226,6 +226,36 @@ fn sigterm_during_a_pipelined_flood_is_final() {
 }
 
 #[test]
+fn the_summary_of_a_catalog_bigger_than_the_log_queue_gets_out_whole() {
+    // 30,000 items make a summary of about 2.5 MiB, more than the log queue holds
+    // (1 MiB): it goes out in pieces, every line of it.
+    const ITEMS: usize = 30_000;
+    let goods: String = (0..ITEMS)
+        .map(|i| format!("[[goods]]\nname = \"零食{i:05}\"\nprice = 0.5\nstock = 1000\n"))
+        .collect();
+    let mut server = ShopServer::with_goods(&goods, &[]);
+    let mut c = server.customer();
+    assert_eq!(c.ask("零食00000"), "购买成功,余额 -0.5");
+    assert_eq!(c.ask("零食29999"), "购买成功,余额 -1");
+    server.send_signal("TERM");
+    server.assert_exits_cleanly(Duration::from_secs(20), "a big catalog");
+    assert!(
+        server.wait_for_log(SUMMARY_TOTAL, Duration::from_secs(10)),
+        "no summary total in {} bytes of log",
+        server.stderr().len()
+    );
+    let log = server.stderr();
+    let (items, pieces, takings) = sales_summary(&log).expect("a whole sales summary");
+    assert_eq!(items.len(), ITEMS);
+    assert_eq!((pieces, takings.as_str()), (2, "1"));
+    assert_eq!(items[0].name, "零食00000");
+    assert_eq!(items[ITEMS - 1].name, "零食29999");
+    assert_eq!(items[ITEMS - 1].left, Some(999));
+    assert!(items[1..ITEMS - 1].iter().all(|i| i.sold == 0));
+    assert!(!log.contains("panicked"), "a panic");
+}
+
+#[test]
 fn sigterm_while_four_customers_pipeline_without_reading() {
     // Four customers flood purchases and read nothing until the shop has closed. The
     // summary counts what the shop sold (its stock and ledger say the same) and, when
