@@ -201,11 +201,7 @@ impl Context {
     /// Gives an accepted customer a seat and a thread, or a polite refusal.
     fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
         let stream = Arc::new(stream);
-        // From the server's own machine: the peer is the socket's own address.
-        let local = stream
-            .local_addr()
-            .is_ok_and(|l| l.ip().to_canonical() == peer.ip().to_canonical());
-        let seat = match self.take_seat(&stream, peer.ip(), local) {
+        let seat = match self.take_seat(&stream, peer) {
             Ok((seat, let_go)) => {
                 if let Some(silent) = let_go {
                     info!("all seats taken: {peer} seated in place of the customer silent longest");

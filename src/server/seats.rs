@@ -12,7 +12,7 @@
 //! newcomer, if silent for at least [`SILENT_SEAT_AFTER`] (the `silence` module).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
@@ -72,18 +72,22 @@ impl Context {
         self.seats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Seats a customer from `ip` (`local`: from the server's own machine). In a full
-    /// shop the customer silent longest may give up their seat: their socket comes
-    /// back too, for the caller to wake them.
+    /// Seats a customer connected from `peer`. In a full shop the customer silent
+    /// longest may give up their seat: their socket comes back too, for the caller to
+    /// wake them.
     pub(super) fn take_seat(
         self: &Arc<Self>,
         stream: &Arc<TcpStream>,
-        ip: IpAddr,
-        local: bool,
+        peer: SocketAddr,
     ) -> Result<(Seat, Option<Arc<TcpStream>>), NoSeat> {
         // An IPv4 customer of a dual-stack listener shows up as ::ffff:a.b.c.d; it is
         // the same machine as a.b.c.d.
-        let ip = (!local).then(|| ip.to_canonical());
+        let ip = peer.ip().to_canonical();
+        // From the server's own machine: the peer is the socket's own address.
+        let local = stream
+            .local_addr()
+            .is_ok_and(|l| l.ip().to_canonical() == ip);
+        let ip = (!local).then_some(ip);
         let mut seats = self.lock_seats();
         let seats = &mut *seats;
         if let Some(ip) = ip
