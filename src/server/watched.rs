@@ -207,6 +207,34 @@ mod tests {
     }
 
     #[test]
+    fn a_read_ends_once_the_customer_is_let_go() {
+        use super::super::silence::Silence;
+        // Both ways of waking: Linux's shut read side, and polling (Windows).
+        for polls in [false, true] {
+            let mut silence = Silence::default();
+            let presence = Arc::new(silence.arrived());
+            let (server, mut client) = pair();
+            let stopping = AtomicBool::new(false);
+            let mut watched = Watched::new(&server, &stopping, None).heard(&presence);
+            watched.polls = polls;
+            client.write_all(b"hi").unwrap();
+            assert_eq!(watched.read(&mut [0u8; 16]).unwrap(), 2, "polls: {polls}");
+            // Let go (nobody else is seated, and any silence is enough here).
+            let one = std::iter::once((7, &*presence));
+            let picked = silence.let_go(|_| Some(&*presence), one, Duration::ZERO);
+            assert_eq!(picked, Some(7));
+            if !polls {
+                server.shutdown(std::net::Shutdown::Read).unwrap();
+            }
+            let e = watched.read(&mut [0u8; 16]).unwrap_err();
+            assert!(
+                e.get_ref().is_some_and(|e| e.is::<LetGo>()),
+                "polls: {polls}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn a_polling_read_keeps_the_framers_timeout_and_returns_data() {
         let (server, mut client) = pair();
         let stopping = AtomicBool::new(false);
