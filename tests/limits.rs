@@ -120,7 +120,7 @@ fn sixty_buyers_rush_the_last_ten_watermelons() {
     let (status, _) = server.signal_and_wait("TERM", Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     // The summary's last line, read from stderr by another thread, may lag the exit.
-    assert!(server.wait_for_log("  total: ", Duration::from_secs(5)));
+    assert!(server.wait_for_log(support::SUMMARY_TOTAL, Duration::from_secs(5)));
     let stderr = server.stderr();
     let (lines, pieces, takings) =
         sales_summary(&stderr).unwrap_or_else(|| panic!("no sales summary in {stderr}"));

@@ -6,21 +6,32 @@
 mod support;
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::{Customer, GREETING, ShopServer, all_at_once, gbk};
 
 /// Runs `shop-server` with `args` (and `env`) and asserts clap refuses them: exit code 2
 /// and an error naming the option and its bound.
+/// A server that accepts the options is killed after a while, so the test fails
+/// instead of hanging.
 fn refused(args: &[&str], env: &[(&str, &str)], parts: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shop-server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shop-server"))
         .args(args)
         .args(["--port", "0"])
         .envs(env.iter().copied())
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run shop-server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("try_wait").is_none() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("wait for shop-server");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
     assert!(out.stdout.is_empty(), "{args:?}: started anyway");
@@ -29,6 +40,27 @@ fn refused(args: &[&str], env: &[(&str, &str)], parts: &[&str]) {
     for part in parts {
         assert!(first.contains(part), "{first:?} should contain {part:?}");
     }
+}
+
+#[test]
+fn timeouts_beyond_a_day_are_refused_not_a_panic_per_customer() {
+    // u64::MAX seconds once overflowed `now + timeout` and panicked every connection.
+    for option in ["--idle-timeout", "--write-timeout"] {
+        for value in ["18446744073709551615", "86401"] {
+            refused(&[option, value], &[], &[option, "0..=86400"]);
+        }
+    }
+    refused(
+        &[],
+        &[("SHOP_IDLE_TIMEOUT", "18446744073709551615")],
+        &["--idle-timeout", "0..=86400"],
+    );
+    // The bound itself serves customers, silent or not.
+    let server = ShopServer::start(&["--idle-timeout", "86400", "--write-timeout", "86400"]);
+    let mut c = server.customer();
+    thread::sleep(Duration::from_millis(1200));
+    assert_eq!(c.ask("西瓜"), "购买成功,余额 -2");
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
 }
 
 #[test]

@@ -418,9 +418,12 @@ fn alerts_for_too_many_from_one_address_and_a_trickler() {
         "127.0.0.1:0",
         &["--max-per-ip", "1", "--message-timeout", "1"],
     );
-    let mut trickler = server.customer();
+    // Another machine (127.0.0.2; the server's own machine is exempt from the limit).
+    let other: IpAddr = "127.0.0.2".parse().unwrap();
+    let mut trickler = Customer::from_stream(connect_from(other, server.addr));
+    assert!(trickler.read_line().starts_with("目前商店还有"));
     // The same machine again: one connection per address is the limit.
-    let mut second = Customer::connect(server.addr);
+    let mut second = Customer::from_stream(connect_from(other, server.addr));
     let refused = second.read_line();
     assert!(refused.contains("个连接"), "{refused}");
     // One byte every 100 ms, below the pause that ends a message: it never completes,

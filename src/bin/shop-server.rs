@@ -81,16 +81,22 @@ struct Args {
     max_clients: usize,
 
     /// Most customers served at once from one IP address (1 to 1000000); the next one
-    /// from that address is told so. The default, 64, never turns away a class on their own
-    /// machines, and even fits a class of 50 behind one NAT address, while one machine
-    /// running a script can take at most 64 of the 1024 seats. Load tests from one
-    /// machine (loopback) must raise it.
+    /// from that address is told so. The default, 8, is what a class needs: a student
+    /// needs one or two connections (the client, a debug assistant), and 8 leaves room
+    /// for a script of their own, while idle sockets from one machine hold at most 8
+    /// seats. Connections from the server's own machine (the peer address is the
+    /// address connected to, as 127.0.0.1 to 127.0.0.1: a load test, the teacher) are
+    /// not limited by it; on a dual-stack listener 127.0.0.1 and ::1 are two
+    /// addresses, and an IPv4 customer counts under its IPv4 address. When every seat
+    /// (--max-clients) is taken, a customer silent for 30 s or more gives up their seat
+    /// to the newcomer, and is told why.
     #[arg(long, env = "SHOP_MAX_PER_IP", default_value_t = server::DEFAULT_MAX_PER_IP, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     max_per_ip: usize,
 
     /// Seconds a customer may stay silent before being told so and disconnected
-    /// (0 = never). The silence counts from its last complete message.
-    #[arg(long, env = "SHOP_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
+    /// (0 = never, else at most 86400, a day). The silence counts from its last
+    /// complete message.
+    #[arg(long, env = "SHOP_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=server::MAX_TIMEOUT.as_secs()))]
     idle_timeout: u64,
 
     /// Seconds one message may take from its first byte to its end (1 to 3600). A
@@ -100,9 +106,10 @@ struct Args {
     #[arg(long, env = "SHOP_MESSAGE_TIMEOUT", default_value_t = MESSAGE_TIMEOUT.as_secs(), value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     message_timeout: u64,
 
-    /// Seconds one reply may take to send. A customer that never reads fills its
-    /// socket buffer; after this long its connection is dropped and its thread freed.
-    #[arg(long, env = "SHOP_WRITE_TIMEOUT", default_value_t = server::WRITE_TIMEOUT.as_secs(), value_name = "SECS")]
+    /// Seconds one reply may take to send (at most 86400, a day). A
+    /// customer that never reads fills its socket buffer; after this long its
+    /// connection is dropped and its thread freed.
+    #[arg(long, env = "SHOP_WRITE_TIMEOUT", default_value_t = server::WRITE_TIMEOUT.as_secs(), value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=server::MAX_TIMEOUT.as_secs()))]
     write_timeout: u64,
 
     /// Idle threads kept waiting for the next customer, so a new connection does not

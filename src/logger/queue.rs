@@ -5,6 +5,11 @@
 //! again it writes a line saying how many were lost. Text that must not be lost
 //! lightly, like the sales summary at exit, goes through [`Output::print`] and
 //! [`Output::flush`], which wait for room and for the writer, but only for a bounded time.
+//!
+//! Such a text may be bigger than the whole queue (the summary of a catalog of 30,000
+//! items is 2.5 MiB): it is let in once the queue is empty, as one message so no log
+//! line lands inside it, and the writer writes it in [`PIECE`]s, each counted as
+//! progress, so a waiting [`Output::print_patiently`] sees a slow writer moving.
 
 use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
@@ -25,6 +30,11 @@ pub const QUEUE_LINES: usize = 4096;
 /// hex, so one line can be 200 KiB; this keeps a stalled stderr from costing more memory
 /// than this, whatever the lines.
 pub const QUEUE_BYTES: usize = 1 << 20;
+
+/// Bytes of a long text the writer writes at a time: each piece written counts as
+/// progress for [`Output::print_patiently`]. Small enough that a slow terminal writes
+/// one well within its stall time (half a second), large enough to cost few calls.
+const PIECE: usize = 64 * 1024;
 
 /// Most messages the writer takes from the queue before it flushes and reports drops,
 /// so the count of dropped lines appears close to where they were lost.
@@ -70,8 +80,9 @@ struct Counters {
     queued_bytes: AtomicUsize,
     /// Lines dropped since the writer last said so.
     dropped: AtomicU64,
-    /// Messages the writer has taken and written so far: how a caller waiting for it
-    /// tells a busy writer (a loaded machine) from a stalled one (stderr not read).
+    /// Messages (and pieces of long texts) the writer has written so far: how a caller
+    /// waiting for it tells a busy writer (a loaded machine) from a stalled one (stderr
+    /// not read).
     written: AtomicU64,
 }
 
@@ -94,11 +105,14 @@ pub(super) fn start<W: Write + Send + 'static>(out: W) -> io::Result<Output> {
 }
 
 impl Output {
-    /// Offers a message to the queue without waiting; false if it was refused.
+    /// Offers a message to the queue without waiting; false if it was refused. A text
+    /// bigger than the byte budget goes in only into an empty queue (then nothing else
+    /// fits until it is written).
     fn offer(&self, message: Message) -> Result<(), Message> {
         let bytes = message.bytes();
         let before = self.shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
-        if before + bytes > QUEUE_BYTES && bytes > 0 {
+        let alone = before == 0 && matches!(message, Message::Text(_));
+        if before + bytes > QUEUE_BYTES && bytes > 0 && !alone {
             self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
             return Err(message);
         }
@@ -217,7 +231,10 @@ fn write_queue<W: Write>(rx: Receiver<Message>, out: W, shared: &Counters) {
                     let _ = writeln!(out, "[{} {level}] {text}", clock.format(at));
                 }
                 Message::Text(text) => {
-                    let _ = out.write_all(text.as_bytes());
+                    for piece in text.as_bytes().chunks(PIECE) {
+                        let _ = out.write_all(piece);
+                        shared.written.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 Message::Flush(done) => waiting.push(done),
             }
@@ -376,6 +393,37 @@ pub(super) mod tests {
             "{:?}",
             started.elapsed()
         );
+        gate.open();
+    }
+
+    #[test]
+    fn last_words_bigger_than_the_queue_get_out_whole_and_alone() {
+        // Three times the byte budget, behind a log line, through a slow writer: every
+        // piece is progress, so the stall time (150 ms, far less than the whole write
+        // takes) is never reached.
+        let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let output = start(Slow(kept.clone())).unwrap();
+        output.line(Level::Info, "before".into());
+        let lines = (QUEUE_BYTES * 3) / 32;
+        let summary: String = (0..lines)
+            .map(|i| format!("  item {i:>20}: sold\n"))
+            .collect();
+        let wait = Duration::from_millis(150);
+        assert!(output.print_patiently(summary.clone(), wait, Duration::from_secs(60)));
+        let text = String::from_utf8(kept.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.ends_with(&format!("] before\n{summary}")),
+            "{:.200}",
+            &text
+        );
+
+        // A stalled writer still costs only the stall time.
+        let gate = Gate::default();
+        let output = start(gate.clone()).unwrap();
+        output.line(Level::Info, "x".into());
+        let started = Instant::now();
+        assert!(!output.print_patiently(summary, wait, Duration::from_secs(30)));
+        assert!(started.elapsed() < Duration::from_secs(3));
         gate.open();
     }
 

@@ -159,6 +159,7 @@ pub fn run(settings: Settings, output: &Output) -> Result<(), AppError> {
         _ => None,
     };
     let handle = server.handle();
+    let counts = server.handle();
     signals::listen(move |signal: Signal| match signal.action {
         Action::Stop => {
             // The shutdown starts before anything is logged: logging never blocks, but
@@ -183,7 +184,8 @@ pub fn run(settings: Settings, output: &Output) -> Result<(), AppError> {
     announce(addr, view.as_ref(), banner).map_err(AppError::Stdout)?;
     server.run().map_err(AppError::Serve)?;
     shop.close_ledger();
-    last_words(output, format!("{}\n", sales_report(&shop.sales())));
+    let summary = sales_report(&shop.sales(), counts.untold());
+    last_words(output, format!("{summary}\n"));
     Ok(())
 }
 

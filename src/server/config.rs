@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use socket2::SockRef;
 
-use super::seats::DEFAULT_MAX_PER_IP;
+use super::seats::{DEFAULT_MAX_PER_IP, SILENT_SEAT_AFTER};
 use crate::live::Hub;
 use crate::wire;
 use crate::wire::codec::WireEncoding;
@@ -18,6 +18,12 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1024;
 /// Default for `--idle-timeout`: a customer silent this long is told so and closed, so a
 /// forgotten debug-assistant window does not hold a seat forever.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Longest `--idle-timeout` and `--write-timeout`: one day. Longer is a typo (0 already
+/// means "never" for the idle timeout), and deadlines are computed as `now + timeout`,
+/// which overflows `Instant` (a panic on every connection) for values near `u64::MAX`
+/// seconds. `Server::new` clamps library callers to it; the binary refuses more.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How long one reply may take to write. A customer that sends but never reads fills
 /// its socket buffer; this bounds how long its thread can be stuck on it.
@@ -52,8 +58,11 @@ pub struct Config {
     pub wire: WireEncoding,
     /// Most customers served at once.
     pub max_clients: usize,
-    /// Most customers served at once from one IP address (at least 1).
+    /// Most customers served at once from one IP address (at least 1). The server's
+    /// own machine is exempt.
     pub max_per_ip: usize,
+    /// In a full shop, a customer silent this long gives up their seat to a newcomer.
+    pub silent_seat_after: Duration,
     /// Close customers silent for this long; `None` (or zero) never does.
     pub idle_timeout: Option<Duration>,
     /// Longest time from the first byte of a message to its end; `None` (or zero) has
@@ -80,6 +89,7 @@ impl Default for Config {
             wire: WireEncoding::default(),
             max_clients: DEFAULT_MAX_CLIENTS,
             max_per_ip: DEFAULT_MAX_PER_IP,
+            silent_seat_after: SILENT_SEAT_AFTER,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             message_timeout: Some(wire::MESSAGE_TIMEOUT),
             write_timeout: WRITE_TIMEOUT,

@@ -54,6 +54,8 @@ impl fmt::Display for End {
 pub struct ReplyWriter<W: Sink> {
     lines: LineWriter<W>,
     text: String,
+    /// Purchases whose reply could not be sent: sold, but the customer was not told.
+    untold: u64,
 }
 
 /// [`BOUGHT_PREFIX`], encoded once.
@@ -65,16 +67,24 @@ impl<W: Sink> ReplyWriter<W> {
         ReplyWriter {
             lines: LineWriter::new(out),
             text: String::new(),
+            untold: 0,
         }
+    }
+
+    /// How many purchase replies could not be sent: sales the customer was not told of.
+    pub fn untold(&self) -> u64 {
+        self.untold
     }
 
     /// Sends one reply line in `charset`. A reply that ends the conversation is the
     /// last line, which may wait in the socket until the close.
     pub fn send(&mut self, reply: &Reply, charset: Charset) -> io::Result<()> {
         if let Reply::Bought { spent } = reply {
-            return self
+            let sent = self
                 .lines
                 .write_phrase_line(&BOUGHT, charset, |ascii| spent.push_ascii(ascii));
+            self.untold += u64::from(sent.is_err());
+            return sent;
         }
         if let Reply::Greeting(greeting) = reply {
             // Shared bytes, not a per-customer copy: with a big catalog the greeting

@@ -41,14 +41,15 @@ mod config;
 pub(crate) mod connection;
 mod seats;
 mod shutdown;
+mod silence;
 mod threads;
 mod watched;
 
 pub use config::{
     Config, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS, DEFAULT_STACK_SIZE, DEFAULT_THREAD_CACHE,
-    WRITE_TIMEOUT,
+    MAX_TIMEOUT, WRITE_TIMEOUT,
 };
-pub use seats::DEFAULT_MAX_PER_IP;
+pub use seats::{DEFAULT_MAX_PER_IP, SILENT_SEAT_AFTER};
 
 use config::{ACCEPT_BACKOFF, ACCEPTED_SOCKETS_INHERIT, set_options};
 use seats::{NoSeat, SeatMap};
@@ -81,6 +82,8 @@ struct Context {
     lingering: AtomicUsize,
     /// When shutdown began, once it has.
     stopped_at: OnceLock<Instant>,
+    /// Purchases whose reply could not be sent (customers cut at shutdown, say).
+    untold: AtomicU64,
     /// Parked threads waiting for a customer: each entry is a way to hand one over.
     parked: Mutex<Vec<(u64, Sender<Job>)>>,
 }
@@ -98,11 +101,15 @@ impl Server {
     /// The listener is made blocking, and on Linux it gets the options every customer's
     /// socket needs, since accepted sockets inherit them there. An idle timeout of zero means
     /// none, as `--idle-timeout 0` does (and so for the message timeout); a zero write
-    /// timeout counts as one millisecond, and a zero `max_per_ip` as one.
+    /// timeout counts as one millisecond, and a zero `max_per_ip` as one. Timeouts
+    /// longer than [`MAX_TIMEOUT`] count as it.
     pub fn new(listener: TcpListener, shop: Shop, mut config: Config) -> io::Result<Server> {
-        config.idle_timeout = config.idle_timeout.filter(|t| !t.is_zero());
-        config.message_timeout = config.message_timeout.filter(|t| !t.is_zero());
-        config.write_timeout = config.write_timeout.max(Duration::from_millis(1));
+        let clamp = |t: Option<Duration>| t.filter(|t| !t.is_zero()).map(|t| t.min(MAX_TIMEOUT));
+        config.idle_timeout = clamp(config.idle_timeout);
+        config.message_timeout = clamp(config.message_timeout);
+        config.write_timeout = config
+            .write_timeout
+            .clamp(Duration::from_millis(1), MAX_TIMEOUT);
         config.max_per_ip = config.max_per_ip.max(1);
         let wake_addr = wake_address(listener.local_addr()?);
         // Blocking std::net is the design; a non-blocking listener would make `run` spin.
@@ -125,6 +132,7 @@ impl Server {
                 parked: Mutex::new(Vec::new()),
                 lingering: AtomicUsize::new(0),
                 stopped_at: OnceLock::new(),
+                untold: AtomicU64::new(0),
             }),
         })
     }
@@ -183,14 +191,25 @@ impl Handle {
     pub fn parked_threads(&self) -> usize {
         self.ctx.lock_parked().len()
     }
+
+    /// Purchases whose reply could not be sent, so far: sold, but not told.
+    pub fn untold(&self) -> u64 {
+        self.ctx.untold.load(Ordering::Acquire)
+    }
 }
 
 impl Context {
     /// Gives an accepted customer a seat and a thread, or a polite refusal.
     fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
         let stream = Arc::new(stream);
-        let seat = match self.take_seat(&stream, peer.ip()) {
-            Ok(seat) => seat,
+        let seat = match self.take_seat(&stream, peer) {
+            Ok((seat, let_go)) => {
+                if let Some(silent) = let_go {
+                    info!("all seats taken: {peer} seated in place of the customer silent longest");
+                    silence::wake(&silent);
+                }
+                seat
+            }
             Err(NoSeat::Full) => {
                 info!(
                     "{peer} turned away: all {} seats taken",
@@ -203,17 +222,13 @@ impl Context {
                 let limit = self.config.max_per_ip;
                 info!(
                     "{peer} turned away: {limit} connections from {} already",
-                    peer.ip()
+                    peer.ip().to_canonical()
                 );
                 self.refuse(&stream, peer, &Reply::TooManyFromAddress(limit));
                 return;
             }
         };
-        let job = Job {
-            stream,
-            peer,
-            _seat: seat,
-        };
+        let job = Job { stream, peer, seat };
         let Err(job) = self.hand_to_parked(job) else {
             return;
         };
@@ -268,11 +283,11 @@ impl Context {
         } else {
             set_options(stream, &self.config)
         };
+        let mut out = ReplyWriter::new(stream);
         let result = configured
-            .map(|()| Watched::new(stream, &self.stopping, limits.idle))
+            .map(|()| Watched::new(stream, &self.stopping, limits.idle).heard(&job.seat.presence))
             .map(|source| FrameReader::with_timeout_set(source, limits))
             .and_then(|mut frames| {
-                let mut out = ReplyWriter::new(stream);
                 connection::converse(
                     &mut frames,
                     &mut out,
@@ -283,10 +298,17 @@ impl Context {
                     &tap,
                 )
             });
+        self.untold.fetch_add(out.untold(), Ordering::AcqRel);
         // Every way a conversation ends says what the customer spent.
         let spent = session.spent();
         let secs = started.elapsed().as_secs_f32();
         match result {
+            Err(_) if job.seat.presence.is_let_go() => {
+                let silent = self.tell_let_go(stream, &peer, &job.seat.presence);
+                info!(
+                    "{peer} left (silent {silent}s, seat given to a newcomer) after {secs:.1}s, spent {spent}"
+                );
+            }
             Ok(end) => info!("{peer} left ({end}) after {secs:.1}s, spent {spent}"),
             Err(e) if self.stopping.load(Ordering::Acquire) => {
                 // Shutdown cuts connections that are still busy after the grace.
@@ -357,6 +379,59 @@ mod tests {
             0,
             "parked threads exit after their lifetime"
         );
+    }
+
+    #[test]
+    fn a_full_shop_seats_a_newcomer_in_place_of_the_customer_silent_longest() {
+        let config = Config {
+            max_clients: 2,
+            silent_seat_after: Duration::from_secs(1),
+            ..Config::default()
+        };
+        let (addr, _handle, _server) = start(config);
+        let greeted = || {
+            let stream = TcpStream::connect(addr).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let first = read_line(&mut reader);
+            (stream, reader, first)
+        };
+        let (_quiet, mut quiet_reader, first) = greeted();
+        assert!(first.starts_with("目前商店还有"), "{first}");
+        let (mut talker, mut talker_reader, _) = greeted();
+        // Nobody has been silent for a second yet: the shop is full.
+        assert_eq!(greeted().2, "抱歉,本店客满了,请稍后再来。\r\n");
+        let mut spent = 0;
+        for _ in 0..6 {
+            thread::sleep(Duration::from_millis(200));
+            talker
+                .write_all(&codec::encode("西瓜\n", Charset::Gbk).unwrap())
+                .unwrap();
+            spent += 2;
+            assert_eq!(
+                read_line(&mut talker_reader),
+                format!("购买成功,余额 -{spent}\r\n")
+            );
+        }
+        // The quiet customer has been silent over a second: the newcomer takes their
+        // seat, and they are told why before the close.
+        let (_newcomer, _, first) = greeted();
+        assert!(first.starts_with("目前商店还有"), "{first}");
+        let why = read_line(&mut quiet_reader);
+        assert!(
+            why.starts_with("本店客满了,您已经 ")
+                && why.ends_with(" 秒没有说话,座位让给了新来的顾客,连接将关闭,欢迎下次光临。\r\n"),
+            "{why}"
+        );
+        assert_eq!(read_line(&mut quiet_reader), "", "closed");
+        // The talker keeps their seat, and the shop is full again.
+        talker
+            .write_all(&codec::encode("西瓜\n", Charset::Gbk).unwrap())
+            .unwrap();
+        assert_eq!(
+            read_line(&mut talker_reader),
+            format!("购买成功,余额 -{}\r\n", spent + 2)
+        );
+        assert_eq!(greeted().2, "抱歉,本店客满了,请稍后再来。\r\n");
     }
 
     #[test]

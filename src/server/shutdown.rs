@@ -55,7 +55,11 @@ impl Context {
         let stopped = *self.stopped_at.get_or_init(Instant::now);
         let streams = |ctx: &Self| -> Vec<Arc<TcpStream>> {
             // Copied out, so no socket call happens under the lock.
-            ctx.lock_seats().streams.values().cloned().collect()
+            ctx.lock_seats()
+                .streams
+                .values()
+                .map(|s| s.stream.clone())
+                .collect()
         };
         for stream in streams(self) {
             // Threads waiting for a message read end-of-stream, see `stopping` and say

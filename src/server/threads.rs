@@ -17,8 +17,9 @@ use crate::wire::linger::linger;
 pub(super) struct Job {
     pub(super) stream: Arc<TcpStream>,
     pub(super) peer: SocketAddr,
-    /// Held only to be dropped: the seat frees itself when the job is done.
-    pub(super) _seat: Seat,
+    /// The seat frees itself when the job is done; it also says when the customer was
+    /// last heard, and whether they were let go for a newcomer.
+    pub(super) seat: Seat,
 }
 
 impl Context {
@@ -110,17 +111,15 @@ impl Job {
     /// bounded time ([`linger`]). At most `max_clients` connections linger at once;
     /// beyond that they close at once, so lingering cannot pile up threads.
     fn close(self, ctx: &Context) {
-        let Job {
-            stream,
-            _seat: seat,
-            ..
-        } = self;
+        let Job { stream, seat, .. } = self;
         // Counted before the seat goes: shutdown waits for both, and never sees a gap.
         let lingering = ctx.lingering.fetch_add(1, Ordering::AcqRel);
+        // A customer let go for a newcomer had their read side shut to wake them.
+        let let_go = seat.presence.is_let_go();
         drop(seat);
         // Read after the seat is gone: if shutdown had begun by then, it may have shut
         // this socket's read side down (it does so to every seated customer).
-        let read_shut = ctx.stopping.load(Ordering::Acquire);
+        let read_shut = let_go || ctx.stopping.load(Ordering::Acquire);
         let _ = stream.shutdown(std::net::Shutdown::Write);
         if lingering < ctx.config.max_clients {
             linger(&stream, read_shut, || ctx.linger_stop());

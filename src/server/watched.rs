@@ -15,13 +15,24 @@
 //! times out when the timeout the framer asked for has passed, however it was sliced.
 //! Elsewhere a `Watched` passes every call straight to the socket: waking thousands of
 //! idle customers' threads several times a second would cost a held shop for nothing.
+//!
+//! A `Watched` also notes when its customer was last heard (for seating newcomers in a
+//! full shop, the `silence` module), and ends the conversation with [`LetGo`] once
+//! the customer's seat has been given to a newcomer.
 
 use std::io::{self, Read};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::silence::Presence;
 use crate::wire::stream::{self, Source};
+
+/// The error a [`Watched`] read returns once its customer's seat has been given to a
+/// newcomer: the conversation ends, and the server tells the customer why.
+#[derive(Debug, thiserror::Error)]
+#[error("the seat was given to a newcomer")]
+pub struct LetGo;
 
 /// Whether a blocked read must be woken by polling, because shutting the socket's read
 /// side down does not wake it (Windows).
@@ -43,6 +54,8 @@ pub struct Watched<'a> {
     wanted: Option<Duration>,
     /// While polling, the read timeout the socket has now (a slice of `wanted`).
     set: Option<Duration>,
+    /// The customer's presence in the seat map, if it keeps one.
+    presence: Option<&'a Presence>,
 }
 
 impl<'a> Watched<'a> {
@@ -54,6 +67,31 @@ impl<'a> Watched<'a> {
             polls: READS_POLL_FOR_STOP,
             wanted: timeout,
             set: timeout,
+            presence: None,
+        }
+    }
+
+    /// Notes in `presence` when the customer was last heard, and ends the reads once
+    /// the seat is let go.
+    pub(super) fn heard(mut self, presence: &'a Presence) -> Self {
+        self.presence = Some(presence);
+        self
+    }
+
+    /// What a read returned, after noting that the customer was heard or let go.
+    fn note(&self, read: io::Result<usize>) -> io::Result<usize> {
+        let Some(presence) = self.presence else {
+            return read;
+        };
+        match read {
+            Ok(0) | Err(_) if presence.is_let_go() => Err(io::Error::other(LetGo)),
+            Ok(n) => {
+                if n > 0 {
+                    presence.heard();
+                }
+                Ok(n)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -79,10 +117,14 @@ impl<'a> Watched<'a> {
 impl Read for Watched<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if !self.polls {
-            return self.stream.read(buf);
+            let read = self.stream.read(buf);
+            return self.note(read);
         }
         let started = Instant::now();
         loop {
+            if self.presence.is_some_and(Presence::is_let_go) {
+                return self.note(Ok(0));
+            }
             if self.stopping.load(Ordering::Acquire) {
                 // As a read on Linux once shutdown has shut the read side (there it
                 // may first hand over bytes already queued; the conversation checks
@@ -109,7 +151,9 @@ impl Read for Watched<'_> {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return other,
+                other => {
+                    return self.note(other);
+                }
             }
         }
     }
@@ -160,6 +204,34 @@ mod tests {
             0,
             "end of stream, as a shut read side gives"
         );
+    }
+
+    #[test]
+    fn a_read_ends_once_the_customer_is_let_go() {
+        use super::super::silence::Silence;
+        // Both ways of waking: Linux's shut read side, and polling (Windows).
+        for polls in [false, true] {
+            let mut silence = Silence::default();
+            let presence = Arc::new(silence.arrived());
+            let (server, mut client) = pair();
+            let stopping = AtomicBool::new(false);
+            let mut watched = Watched::new(&server, &stopping, None).heard(&presence);
+            watched.polls = polls;
+            client.write_all(b"hi").unwrap();
+            assert_eq!(watched.read(&mut [0u8; 16]).unwrap(), 2, "polls: {polls}");
+            // Let go (nobody else is seated, and any silence is enough here).
+            let one = std::iter::once((7, &*presence));
+            let picked = silence.let_go(|_| Some(&*presence), one, Duration::ZERO);
+            assert_eq!(picked, Some(7));
+            if !polls {
+                server.shutdown(std::net::Shutdown::Read).unwrap();
+            }
+            let e = watched.read(&mut [0u8; 16]).unwrap_err();
+            assert!(
+                e.get_ref().is_some_and(|e| e.is::<LetGo>()),
+                "polls: {polls}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub enum Reply {
     /// Sent instead of a greeting when this many customers from the same address are
     /// already in the shop.
     TooManyFromAddress(usize),
+    /// Sent to a customer silent this many seconds whose seat went to a newcomer
+    /// because every seat was taken.
+    SeatGiven(u64),
     /// Sent to every customer when the server shuts down.
     Closing,
     /// The ledger could not record a purchase: nothing was sold or charged.
@@ -77,6 +80,7 @@ impl Reply {
                 | Reply::Idle(_)
                 | Reply::MessageTimeout(_)
                 | Reply::TooManyFromAddress(_)
+                | Reply::SeatGiven(_)
                 | Reply::Closing
         )
     }
@@ -116,6 +120,10 @@ impl fmt::Display for Reply {
             Reply::TooManyFromAddress(limit) => write!(
                 f,
                 "抱歉,您这个地址已经有 {limit} 个连接在本店了,请先关闭一些再来。"
+            ),
+            Reply::SeatGiven(secs) => write!(
+                f,
+                "本店客满了,您已经 {secs} 秒没有说话,座位让给了新来的顾客,连接将关闭,欢迎下次光临。"
             ),
             Reply::Closing => f.write_str("本店打烊了,欢迎下次光临"),
             Reply::NotRecorded => {

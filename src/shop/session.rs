@@ -222,6 +222,7 @@ mod tests {
             (Reply::Busy, true),
             (Reply::MessageTimeout(10), true),
             (Reply::TooManyFromAddress(64), true),
+            (Reply::SeatGiven(30), true),
             (Reply::NotRecorded, false),
             (Reply::Unknown, false),
             (Reply::Menu(String::new()), false),

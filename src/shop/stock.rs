@@ -387,7 +387,7 @@ mod tests {
             (sales[1].count, sales[1].takings, sales[1].remaining),
             (2, Price(400), None)
         );
-        let report = sales_report(&sales);
+        let report = sales_report(&sales, 0);
         assert!(
             report.ends_with("total: 3 sold, takings 8.5 yuan"),
             "{report}"

@@ -396,34 +396,70 @@ pub struct SummaryLine {
     pub left: Option<u64>,
 }
 
+/// Where the sales summary begins in the server's stderr.
+pub const SUMMARY_HEAD: &str = "销售汇总 · sales summary:\n";
+
+/// The summary's total line begins with this (after two spaces): tests wait for it.
+pub const SUMMARY_TOTAL: &str = "  合计: 卖出 ";
+
 /// The sales summary in the server's stderr: the item lines, then the total line as
-/// (pieces sold, takings as printed). `None` if there is no summary.
+/// (pieces sold, takings as printed). `None` if there is no summary. Each line is
+/// Chinese first, then English; this reads the Chinese half and checks that the
+/// English half says the same.
+///
+/// ```text
+/// 销售汇总 · sales summary:
+///   瓜子: 卖出 1 件, 收入 4.5 元, 剩 99 · 1 sold, takings 4.5 yuan, 99 left
+///   西瓜: 卖出 3 件, 收入 6 元, 不限量 · 3 sold, takings 6 yuan, unlimited
+///   合计: 卖出 4 件, 收入 10.5 元 · total: 4 sold, takings 10.5 yuan
+/// ```
 pub fn sales_summary(stderr: &str) -> Option<(Vec<SummaryLine>, u64, String)> {
-    let (_, block) = stderr.split_once("sales summary:\n")?;
+    let (_, block) = stderr.split_once(SUMMARY_HEAD)?;
     let mut items = Vec::new();
     for line in block.lines() {
         let line = line.strip_prefix("  ")?;
-        if let Some(total) = line.strip_prefix("total: ") {
-            let (sold, rest) = total.split_once(" sold, takings ")?;
-            let takings = rest.strip_suffix(" yuan")?;
+        let (zh, en) = line.split_once(" · ")?;
+        if let Some(total) = zh.strip_prefix("合计: 卖出 ") {
+            let (sold, rest) = total.split_once(" 件, 收入 ")?;
+            let takings = rest.strip_suffix(" 元")?;
+            let want = format!("total: {sold} sold, takings {takings} yuan");
+            assert_eq!(en, want, "the English half of {line:?}");
             return Some((items, sold.parse().ok()?, takings.to_string()));
         }
-        let (name, rest) = line.split_once(": ")?;
-        let (sold, rest) = rest.split_once(" sold, takings ")?;
-        let (takings, rest) = rest.split_once(" yuan, ")?;
-        let left = rest.strip_suffix(" left")?;
+        let (name, rest) = zh.split_once(": 卖出 ")?;
+        let (sold, rest) = rest.split_once(" 件, 收入 ")?;
+        let (takings, left) = rest.split_once(" 元, ")?;
+        let (left, left_en) = match left {
+            "不限量" => (None, "unlimited".to_string()),
+            n => {
+                let n = n.strip_prefix("剩 ")?;
+                (Some(n.parse().ok()?), format!("{n} left"))
+            }
+        };
+        let want = format!("{sold} sold, takings {takings} yuan, {left_en}");
+        assert_eq!(en, want, "the English half of {line:?}");
         items.push(SummaryLine {
             name: name.to_string(),
             sold: sold.parse().ok()?,
             takings: takings.to_string(),
-            left: if left == "unlimited" {
-                None
-            } else {
-                Some(left.parse().ok()?)
-            },
+            left,
         });
     }
     None
+}
+
+/// How many of the pieces sold the customers were told of, from the summary: the
+/// pieces sold, less those the summary's untold line (printed only when there are
+/// any) counts. `None` if there is no summary.
+pub fn sales_told(stderr: &str) -> Option<u64> {
+    let (_, pieces, _) = sales_summary(stderr)?;
+    let (_, after) = stderr.split_once(SUMMARY_TOTAL)?;
+    let next = after.lines().nth(1).unwrap_or("");
+    let Some(rest) = next.strip_prefix("  其中 ") else {
+        return Some(pieces);
+    };
+    let (untold, _) = rest.split_once(" 件")?;
+    Some(pieces - untold.parse::<u64>().ok()?)
 }
 
 /// Asserts the server's log has no panic and no line at warning level or above;
