@@ -26,7 +26,6 @@ pub mod client;
 pub mod live;
 mod lock;
 pub mod logger;
-pub mod pg_ledger;
 pub mod sale;
 pub mod server;
 pub mod shop;

@@ -38,6 +38,7 @@ use connection::ReplyWriter;
 pub mod app;
 mod config;
 pub mod connection;
+mod counter;
 mod seats;
 mod shutdown;
 mod threads;

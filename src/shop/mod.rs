@@ -29,7 +29,7 @@ mod summary;
 pub mod words;
 
 pub use greeting::Greeting;
-pub use record::{NotRecorded, Recorder, SaleRecord};
+pub use record::{Recorder, SaleRecord, StockView, Verdict};
 pub use replies::{BOUGHT_PREFIX, Reply};
 pub use session::{Request, Session};
 pub use stock::{Customer, Items, Purchase, Reloaded, Shop};

@@ -13,12 +13,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use super::catalog::{Catalog, Item, Price};
 use super::greeting::{Greeting, GreetingCache};
-use super::record::{Recorder, SaleRecord};
+use super::record::{Recorder, SaleRecord, Verdict};
 use super::replies;
 use super::shelf::{Counter, Shelf};
 use super::summary::ItemSales;
@@ -40,6 +41,11 @@ struct Shared {
     greeting: GreetingCache,
     /// Where sales are recorded before they are acknowledged; `None`: in memory only.
     recorder: Option<Arc<dyn Recorder>>,
+    /// The recorder decides stock (a database shared by several counters): the local
+    /// count never refuses a sale, and menus show the recorder's view.
+    decides: bool,
+    /// The generation of the recorder's stock view last shown (see [`Shop::refresh`]).
+    seen: AtomicU64,
 }
 
 /// What happened when a customer asked for an item.
@@ -67,15 +73,27 @@ struct Ticket<'a> {
 }
 
 impl Ticket<'_> {
-    /// Sold if `recorded`; otherwise not sold, and the piece goes back on the shelf.
-    fn settle(mut self, recorded: bool) -> Purchase {
+    /// Sold if recorded; otherwise not sold, and the piece goes back on the shelf.
+    fn settle(mut self, verdict: Verdict) -> Purchase {
         self.settled = true;
-        if recorded {
-            self.counter.sold_at(self.price);
-            Purchase::Bought(self.price)
-        } else {
-            self.put_back();
-            Purchase::NotRecorded
+        match verdict {
+            Verdict::Recorded => {
+                self.counter.sold_at(self.price);
+                self.counter.view_sold();
+                Purchase::Bought(self.price)
+            }
+            Verdict::SoldOut => {
+                self.put_back();
+                // The database has none left, whatever the last view said.
+                if self.counter.set_view(Some(0)) {
+                    self.shop.shared.greeting.stale();
+                }
+                Purchase::SoldOut
+            }
+            Verdict::NotRecorded => {
+                self.put_back();
+                Purchase::NotRecorded
+            }
         }
     }
 
@@ -166,12 +184,15 @@ impl Shop {
             .map(|(name, &n)| (name.clone(), Arc::new(Counter::sold_before(n))))
             .collect();
         let shelf = Shelf::new(catalog, &mut counters);
+        let decides = recorder.as_ref().is_some_and(|r| r.decides_stock());
         Shop {
             shared: Arc::new(Shared {
                 shelf: RwLock::new(Arc::new(shelf)),
                 counters: Mutex::new(counters),
                 greeting: GreetingCache::new(),
                 recorder,
+                decides,
+                seen: AtomicU64::new(0),
             }),
         }
     }
@@ -188,10 +209,17 @@ impl Shop {
             let Some((item, counter)) = shelf.find(name) else {
                 return Purchase::Unknown;
             };
-            if !counter.take(item.stock) {
+            // When the recorder decides stock, only it may say sold out: another
+            // counter may have restocked since the last view.
+            let stock = if self.shared.decides {
+                None
+            } else {
+                item.stock
+            };
+            if !counter.take(stock) {
                 return Purchase::SoldOut;
             }
-            if counter.remaining(item.stock) == Some(0) {
+            if counter.remaining(stock) == Some(0) {
                 // Possibly the last piece: the greeting may no longer list the item.
                 self.shared.greeting.stale();
             }
@@ -204,7 +232,7 @@ impl Shop {
                 shop: self,
                 counter: Arc::clone(counter),
                 price: item.price,
-                stock: item.stock,
+                stock,
                 settled: false,
             };
             (ticket, recorder)
@@ -215,8 +243,8 @@ impl Shop {
             item: name.to_string(),
             price: ticket.price,
         };
-        let recorded = recorder.record(sale).is_ok();
-        ticket.settle(recorded)
+        let verdict = recorder.record(sale);
+        ticket.settle(verdict)
     }
 
     /// The items now in the catalog, in catalog order.
@@ -282,6 +310,10 @@ impl Shop {
             .count();
         *write(&self.shared.shelf) = Arc::new(shelf);
         drop(counters);
+        if let Some(recorder) = &self.shared.recorder {
+            recorder.restock(self.shelf().catalog.items());
+        }
+        self.refresh(true);
         self.shared.greeting.stale();
         summary
     }
@@ -290,17 +322,20 @@ impl Shop {
     /// (see [`replies::greeting`]). Shared, not copied: it is rebuilt only when the
     /// in-stock set has changed since it was last built, and the rebuild holds no lock.
     pub fn greeting(&self) -> Arc<Greeting> {
+        self.refresh(false);
         self.shared.greeting.get(|| self.shelf())
     }
 
     /// One line with every item, its price and its remaining stock.
     pub fn menu(&self) -> String {
+        self.refresh(true);
         replies::menu(self.shelf().stock())
     }
 
     /// What has been sold in this run: each item of the catalog in order, then items
     /// sold earlier in this run that a reload has removed.
     pub fn sales(&self) -> Vec<ItemSales> {
+        self.refresh(false);
         let counters = lock(&self.shared.counters);
         let shelf = self.shelf();
         let line = |name: &str, counter: &Counter, remaining| {
@@ -322,6 +357,39 @@ impl Shop {
             }
         }
         sales
+    }
+}
+
+impl Shop {
+    /// Takes the recorder's stock view (looked up now with `fresh`), if it decides
+    /// stock and the view changed since it was last shown: menus, greetings and the
+    /// live view show it. Kept as it was when the recorder cannot look it up.
+    fn refresh(&self, fresh: bool) {
+        let Some(recorder) = self
+            .shared
+            .recorder
+            .as_ref()
+            .filter(|_| self.shared.decides)
+        else {
+            return;
+        };
+        let Some(view) = recorder.stock(fresh) else {
+            return;
+        };
+        if self.shared.seen.swap(view.generation, Ordering::AcqRel) == view.generation {
+            return;
+        }
+        let counters = lock(&self.shared.counters);
+        let mut changed = false;
+        for (name, left) in &view.remaining {
+            if let Some(counter) = counters.get(name) {
+                changed |= counter.set_view(*left);
+            }
+        }
+        drop(counters);
+        if changed {
+            self.shared.greeting.stale();
+        }
     }
 }
 
