@@ -35,8 +35,9 @@ pub enum Verdict {
 }
 
 /// What is left of each item as a recorder that decides stock sees it (a database
-/// shared by several counters): `None` for unlimited. `generation` changes whenever the
-/// numbers may have, so the shop rebuilds its greeting only then.
+/// shared by several counters): `None` for unlimited. `generation` changes with every
+/// lookup, so the shop takes each new view once (and rebuilds its greeting only when an
+/// item ran out or came back).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StockView {
     /// Bumped by every refresh that changed something.

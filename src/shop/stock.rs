@@ -13,17 +13,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use super::catalog::{Catalog, Item, Price};
 use super::greeting::{Greeting, GreetingCache};
-use super::record::{Recorder, SaleRecord, Verdict};
+use super::record::{Recorder, SaleRecord};
 use super::replies;
 use super::shelf::{Counter, Shelf};
 use super::summary::ItemSales;
 use crate::lock::{lock, read, write};
+
+mod ticket;
+mod view;
+
+use ticket::Ticket;
 
 /// A handle to the shop. Clone it freely; all clones share one stock.
 #[derive(Clone)]
@@ -59,58 +64,6 @@ pub enum Purchase {
     Unknown,
     /// The ledger could not record the sale: nothing was sold, the piece went back.
     NotRecorded,
-}
-
-/// A piece taken off the shelf for a sale that is being recorded: the purchase in
-/// flight. Settled as sold once recorded; if recording fails, or the ticket is dropped
-/// unsettled (a panic), the piece goes back.
-struct Ticket<'a> {
-    shop: &'a Shop,
-    counter: Arc<Counter>,
-    price: Price,
-    stock: Option<u64>,
-    settled: bool,
-}
-
-impl Ticket<'_> {
-    /// Sold if recorded; otherwise not sold, and the piece goes back on the shelf.
-    fn settle(mut self, verdict: Verdict) -> Purchase {
-        self.settled = true;
-        match verdict {
-            Verdict::Recorded => {
-                self.counter.sold_at(self.price);
-                self.counter.view_sold();
-                Purchase::Bought(self.price)
-            }
-            Verdict::SoldOut => {
-                self.put_back();
-                // The database has none left, whatever the last view said.
-                if self.counter.set_view(Some(0)) {
-                    self.shop.shared.greeting.stale();
-                }
-                Purchase::SoldOut
-            }
-            Verdict::NotRecorded => {
-                self.put_back();
-                Purchase::NotRecorded
-            }
-        }
-    }
-
-    fn put_back(&self) {
-        if self.counter.put_back(self.stock) {
-            // The item was sold out and is back: the greeting lists it again.
-            self.shop.shared.greeting.stale();
-        }
-    }
-}
-
-impl Drop for Ticket<'_> {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.put_back();
-        }
-    }
 }
 
 /// Who is buying: the customer's address as the ledger records it. One per connection.
@@ -357,39 +310,6 @@ impl Shop {
             }
         }
         sales
-    }
-}
-
-impl Shop {
-    /// Takes the recorder's stock view (looked up now with `fresh`), if it decides
-    /// stock and the view changed since it was last shown: menus, greetings and the
-    /// live view show it. Kept as it was when the recorder cannot look it up.
-    fn refresh(&self, fresh: bool) {
-        let Some(recorder) = self
-            .shared
-            .recorder
-            .as_ref()
-            .filter(|_| self.shared.decides)
-        else {
-            return;
-        };
-        let Some(view) = recorder.stock(fresh) else {
-            return;
-        };
-        if self.shared.seen.swap(view.generation, Ordering::AcqRel) == view.generation {
-            return;
-        }
-        let counters = lock(&self.shared.counters);
-        let mut changed = false;
-        for (name, left) in &view.remaining {
-            if let Some(counter) = counters.get(name) {
-                changed |= counter.set_view(*left);
-            }
-        }
-        drop(counters);
-        if changed {
-            self.shared.greeting.stale();
-        }
     }
 }
 

@@ -104,14 +104,15 @@ impl Shared {
             return;
         };
         drop(link);
+        // A new generation for every lookup, changed or not: the shop adjusts its copy
+        // between lookups (a sale lowers it, a sold-out sets 0), and each lookup must
+        // set it right again.
         let mut view = write(&self.view);
-        if view.remaining != stock {
-            let generation = view.generation + 1;
-            *view = Arc::new(StockView {
-                generation,
-                remaining: stock,
-            });
-        }
+        let generation = view.generation + 1;
+        *view = Arc::new(StockView {
+            generation,
+            remaining: stock,
+        });
     }
 
     fn restock(&self, items: &[Item]) -> bool {
