@@ -397,3 +397,69 @@ fn the_counter_from_the_environment_and_a_foreign_schema() {
         .collect();
     assert_eq!(errors.len(), 1, "{stderr}");
 }
+
+/// `GET /api/state` of a live view at `url` (loopback: no token needed), as JSON.
+fn live_state(url: &str) -> serde_json::Value {
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET /api/state HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// The live view of a counter shows its own customers, the shared stock and the
+/// totals of all counters.
+#[test]
+fn the_live_view_shows_the_shared_stock_and_totals() {
+    let Some(pg) = pg::start() else { return };
+    let url = pg.url();
+    let dir = temp_dir();
+    let goods = goods(&dir, 50);
+    let mut one = ShopServer::start_raw(
+        &[
+            "--goods",
+            &goods,
+            "--ledger",
+            &url,
+            "--counter",
+            "一号",
+            "--web",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    let view = one.stdout_line();
+    let view = view.strip_prefix("live view on ").expect("live view line");
+    let (two, _) = counter(&url, "二号", 50);
+    let mut c = two.customer();
+    assert!(c.ask("瓜子").starts_with(BOUGHT));
+    assert!(c.ask("瓜子").starts_with(BOUGHT));
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let state = live_state(view);
+        let shared = state["all_counters"]["sold"].as_u64();
+        let left = state["items"][0]["remaining"].as_u64();
+        if shared == Some(2) && left == Some(48) {
+            assert_eq!(state["total"]["sold"], 0, "its own sales: none");
+            assert_eq!(state["customers"].as_array().map(Vec::len), Some(0));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the live view never showed it: {state}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -44,6 +44,8 @@ pub struct StockView {
     pub generation: u64,
     /// Remaining pieces per item name.
     pub remaining: HashMap<String, Option<u64>>,
+    /// Sales and takings of every counter on the ledger together, if known.
+    pub totals: Option<(u64, Price)>,
 }
 
 /// Where the shop's sales are recorded. Shared by every connection thread.

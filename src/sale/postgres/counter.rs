@@ -21,7 +21,7 @@ use super::link::Link;
 use super::{Outcome, PendingSale, Stocked};
 use crate::lock::{lock, read, write};
 use crate::sale::{Ledger, LedgerError, Writer};
-use crate::shop::catalog::Item;
+use crate::shop::catalog::{Item, Price};
 use crate::shop::{Recorder, SaleRecord, StockView, Verdict};
 
 /// How often the refresher looks up the shared stock: menus and greetings are at most
@@ -103,6 +103,11 @@ impl Shared {
         let Ok(stock) = link.with(|ledger| ledger.stock()) else {
             return;
         };
+        let totals = link.with(|ledger| ledger.takings()).ok().map(|all| {
+            let sold = all.iter().map(|t| t.sales).sum();
+            let fen = all.iter().fold(0u64, |sum, t| sum.saturating_add(t.fen));
+            (sold, Price(fen))
+        });
         drop(link);
         // A new generation for every lookup, changed or not: the shop adjusts its copy
         // between lookups (a sale lowers it, a sold-out sets 0), and each lookup must
@@ -112,6 +117,7 @@ impl Shared {
         *view = Arc::new(StockView {
             generation,
             remaining: stock,
+            totals,
         });
     }
 

@@ -5,8 +5,16 @@ use std::sync::atomic::Ordering;
 
 use super::Shop;
 use crate::lock::lock;
+use crate::shop::catalog::Price;
 
 impl Shop {
+    /// Sales and takings of every counter on a shared ledger together (as of the last
+    /// lookup); `None` for a shop whose recorder does not decide stock.
+    pub fn shared_totals(&self) -> Option<(u64, Price)> {
+        let recorder = self.shared.recorder.as_ref()?;
+        recorder.stock(false)?.totals
+    }
+
     /// Takes the recorder's stock view (looked up now with `fresh`), if it decides
     /// stock and the view changed since it was last shown: menus, greetings and the
     /// live view show it. Kept as it was when the recorder cannot look it up.
