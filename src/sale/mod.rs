@@ -1,14 +1,17 @@
 //! A sale, from the shop's hand-over to the ledger: where sales are kept, so that they
 //! survive kill -9, a crash or a power cut.
 //!
-//! The shop ([`crate::shop`]) stays the in-memory truth for stock checks and says how a
-//! sale is recorded ([`crate::shop::Recorder`]); this module records. A purchase is
-//! committed here before the customer hears `购买成功`.
+//! The shop ([`crate::shop`]) says how a sale is recorded ([`crate::shop::Recorder`]);
+//! this module records. A purchase is committed here before the customer hears
+//! `购买成功`. With one counter (SQLite) the shop's memory is the truth for stock checks;
+//! with several on one database (PostgreSQL) the database decides every sale.
 //!
 //! - [`Ledger`] is the small interface a store implements: how many of each item were
-//!   sold, record a batch of sales atomically, read them all back. `sqlite` is the one
-//!   there is (a file, `--ledger FILE`), with `guard` keeping it to one writer and
+//!   sold, record a batch of sales atomically (with a verdict per sale), read them back.
+//!   `sqlite` is a file (`--ledger FILE`), with `guard` keeping it to one writer and
 //!   noticing when someone else removes or overwrites it.
+//! - `postgres`: a database shared by several counters (`--ledger postgres://…`), its
+//!   recorder deciding stock ([`open_for`] picks by the `--ledger` given).
 //! - `writer`: the one thread that owns the ledger and implements the shop's
 //!   `Recorder` with group commit.
 //! - `faults`: the test seam behind the hidden `--ledger-faults` option.

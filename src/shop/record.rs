@@ -1,8 +1,11 @@
 //! How the shop records a sale before it says `购买成功`: the [`Recorder`] trait.
 //!
 //! The shop defines it and the sale side implements it (`crate::sale`: a group-commit
-//! writer over an SQLite file), so the rules never depend on where sales are kept.
-//! Without a recorder the shop sells from memory alone.
+//! writer over an SQLite file, or over a PostgreSQL database shared by several
+//! counters), so the rules never depend on where sales are kept. A recorder may decide
+//! stock itself ([`Recorder::decides_stock`]): then its [`Verdict`] can be sold out,
+//! and the shop shows its [`StockView`]. Without a recorder the shop sells from memory
+//! alone.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,8 +1,12 @@
 //! The shop's shared state: the catalog and the stock, shared by every connection.
 //!
 //! [`Shop`] is a cheap-to-clone handle (an `Arc`). It is the in-memory truth for stock
-//! checks (see [`super::shelf`]): a purchase is one compare-and-swap, and no lock is ever
-//! held while a socket is written or the ledger is waited for.
+//! checks (see [`super::shelf`]), except as below: a purchase is one compare-and-swap,
+//! and no lock is ever held while a socket is written or the ledger is waited for.
+//!
+//! When the recorder decides stock (a database shared by several counters), the local
+//! count never refuses a sale and what is shown as left is the recorder's view
+//! (`stock/view.rs`).
 //!
 //! With a [`Recorder`] (`--ledger`) a purchase is recorded before it counts as sold:
 //! [`Shop::buy`] takes the piece, which a [`Ticket`] holds while the sale is recorded;
