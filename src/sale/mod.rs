@@ -267,6 +267,28 @@ mod tests {
     }
 
     #[test]
+    fn database_or_file() {
+        for url in [
+            "postgres://shop@10.0.0.5:5432/fair",
+            "postgresql://shop:pw@db/fair",
+            "host=10.0.0.5 port=5432 dbname=fair",
+            "  dbname = fair",
+            "user=shop",
+        ] {
+            assert!(is_database(url), "{url}");
+        }
+        for file in [
+            "class1.db",
+            "./postgres.db",
+            "hosts.db",
+            "C:\\shop\\class.db",
+            "a=b",
+        ] {
+            assert!(!is_database(file), "{file}");
+        }
+    }
+
+    #[test]
     fn durability_parses() {
         assert_eq!("normal".parse(), Ok(Durability::Normal));
         assert_eq!("FULL".parse(), Ok(Durability::Full));
