@@ -57,7 +57,6 @@ pub mod console;
 mod live;
 mod lock;
 pub mod logger;
-pub mod pg_ledger;
 mod sale;
 pub mod server;
 mod shop;
@@ -66,6 +65,8 @@ mod wire;
 
 pub use live::Tap;
 pub use sale::Durability;
+/// The PostgreSQL ledger's own API, which its tests (tests/pg_ledger.rs) drive directly.
+pub use sale::postgres;
 pub use server::connection::{End, ReplyWriter, converse};
 pub use shop::catalog::{Catalog, EMBEDDED, FORBIDDEN_IN_NAMES, MAX_FILE_BYTES, Price};
 pub use shop::{Reply, Request, Session, Shop};

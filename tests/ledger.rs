@@ -60,7 +60,7 @@ fn csv_rows(dir: &Path) -> Vec<Vec<String>> {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("time,customer,item,price"));
+    assert_eq!(lines.next(), Some("time,customer,item,price,counter"));
     lines
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect()
@@ -572,7 +572,7 @@ fn report_and_csv_for_a_known_sequence() {
          [[goods]]\nname = \"西瓜\"\nprice = 2\n\
          [[goods]]\nname = \"矿泉水\"\nprice = 2.5\nstock = 3\n",
     );
-    let mut server = start(&dir, &["--host", "0.0.0.0"]);
+    let mut server = start(&dir, &["--host", "0.0.0.0", "--counter", "一号柜台"]);
     let port = server.addr.port();
     let from = |ip: &str| {
         let socket =
@@ -627,16 +627,18 @@ fn report_and_csv_for_a_known_sequence() {
     assert_eq!(
         text,
         format!(
-            "ledger {}: 4 purchases, takings 13.5 yuan\n\
-             items (stock from {}):\n  \
-             瓜子: 2 sold, takings 9 yuan, 8 left\n  \
-             西瓜: 1 sold, takings 2 yuan, unlimited left\n  \
-             矿泉水: 1 sold, takings 2.5 yuan, 2 left\n\
-             customers:\n  \
-             127.0.0.2: 3 purchases, total 11.5 yuan (瓜子×2, 矿泉水×1)\n  \
-             127.0.0.3: 1 purchases, total 2 yuan (西瓜×1)\n",
-            dir.join("shop.db").display(),
-            goods.display()
+            "账本 {db}:共 4 笔,收入 13.5 元 · ledger {db}: 4 purchases, takings 13.5 yuan\n\
+             商品(库存来自 {goods})· items (stock from {goods}):\n  \
+             瓜子:卖出 2,收入 9 元,剩 8 · 2 sold, takings 9 yuan, 8 left\n  \
+             西瓜:卖出 1,收入 2 元,不限量 · 1 sold, takings 2 yuan, unlimited left\n  \
+             矿泉水:卖出 1,收入 2.5 元,剩 2 · 1 sold, takings 2.5 yuan, 2 left\n\
+             柜台 · counters:\n  \
+             一号柜台:4 笔,收入 13.5 元 · 4 purchases, takings 13.5 yuan\n\
+             顾客 · customers:\n  \
+             127.0.0.2:3 笔,共 11.5 元(瓜子×2, 矿泉水×1)· 3 purchases, total 11.5 yuan\n  \
+             127.0.0.3:1 笔,共 2 元(西瓜×1)· 1 purchases, total 2 yuan\n",
+            db = dir.join("shop.db").display(),
+            goods = goods.display()
         )
     );
 
@@ -650,7 +652,8 @@ fn report_and_csv_for_a_known_sequence() {
     assert_eq!(rows.len(), want.len());
     let mut last_time = String::new();
     for (row, (ip, item, price)) in rows.iter().zip(want) {
-        assert_eq!(row.len(), 4, "{row:?}");
+        assert_eq!(row.len(), 5, "{row:?}");
+        assert_eq!(row[4], "一号柜台");
         // RFC 3339 UTC: 2026-11-25T16:45:03.127Z
         let time = &row[0];
         assert_eq!(time.len(), 24, "{time}");

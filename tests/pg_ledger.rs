@@ -14,8 +14,8 @@ use std::sync::{Arc, Barrier, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use snack_shop::pg_ledger::link::Link;
-use snack_shop::pg_ledger::{Outcome, PendingSale, PgError, PgLedger, Stocked, Strategy};
+use snack_shop::postgres::link::Link;
+use snack_shop::postgres::{Outcome, PendingSale, PgError, PgLedger, Stocked, Strategy};
 use support::pg;
 
 fn item(name: &str, fen: u64, stocked: Option<u64>) -> Stocked {
@@ -613,7 +613,7 @@ fn a_server_that_never_answers_is_given_up_on() {
         format!(
             "ledger 127.0.0.1:{port}/shop: cannot connect: no answer within {} s \
              (the server accepts connections but does not answer)",
-            snack_shop::pg_ledger::OPEN_TIMEOUT.as_secs()
+            snack_shop::postgres::OPEN_TIMEOUT.as_secs()
         )
     );
     assert!(started.elapsed() < Duration::from_secs(60));
@@ -648,6 +648,11 @@ fn a_server_that_never_answers_is_given_up_on() {
 /// after the server has answered (the answer is dropped: the commit is done, but the
 /// counter never hears of it), or just before the counter's next message reaches the
 /// server (nothing is done).
+///
+/// Only the commit's own messages are cut: its answer carries the command tag
+/// `INSERT`, its request the counter's name (a parameter). The client also sends and
+/// gets messages of its own accord (closing a statement it dropped, answered
+/// asynchronously), and cutting one of those instead made this test flaky under load.
 struct CutProxy {
     port: u16,
     cut_answer: Arc<AtomicBool>,
@@ -665,28 +670,31 @@ fn cut_proxy(target: u16) -> CutProxy {
             let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
                 continue;
             };
-            let pipe = |from: TcpStream, to: TcpStream, cut: Arc<AtomicBool>| {
-                thread::spawn(move || {
-                    let (mut from, mut to) = (from, to);
-                    let mut buf = [0u8; 16 * 1024];
-                    while let Ok(n) = from.read(&mut buf) {
-                        if n == 0 || cut.swap(false, Ordering::SeqCst) {
-                            break;
+            let pipe =
+                |from: TcpStream, to: TcpStream, cut: Arc<AtomicBool>, mark: &'static [u8]| {
+                    thread::spawn(move || {
+                        let (mut from, mut to) = (from, to);
+                        let mut buf = [0u8; 16 * 1024];
+                        while let Ok(n) = from.read(&mut buf) {
+                            let ours = buf[..n].windows(mark.len()).any(|w| w == mark);
+                            if n == 0 || (ours && cut.swap(false, Ordering::SeqCst)) {
+                                break;
+                            }
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
                         }
-                        if to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = from.shutdown(Shutdown::Both);
-                    let _ = to.shutdown(Shutdown::Both);
-                })
-            };
+                        let _ = from.shutdown(Shutdown::Both);
+                        let _ = to.shutdown(Shutdown::Both);
+                    })
+                };
             pipe(
                 client.try_clone().unwrap(),
                 server.try_clone().unwrap(),
                 Arc::clone(&request),
+                "一号柜台".as_bytes(),
             );
-            pipe(server, client, Arc::clone(&answer));
+            pipe(server, client, Arc::clone(&answer), b"INSERT");
         }
     });
     CutProxy {
@@ -699,35 +707,62 @@ fn cut_proxy(target: u16) -> CutProxy {
 /// The connection lost in the middle of a commit: the batch is looked up on a new
 /// connection, so customers whose sale was committed hear `Recorded`, and those whose
 /// sale never reached the database hear `Failed`, with nothing taken.
+///
+/// The lookup is bounded (the reconnect by `OPEN_TIMEOUT`, the old session's end by
+/// `SETTLE_TIMEOUT`). On a loaded machine it may miss those bounds: then the customers
+/// of a committed batch hear `Failed` at once, and the lookup must be done at the next
+/// reconnect, logged as recorded after all. Either way is correct; what must never
+/// happen is `Recorded` for a batch that is not in the database, or a committed batch
+/// that is neither answered `Recorded` nor logged. (The test failed once under load
+/// when it demanded the first way only.)
 #[test]
 fn a_commit_cut_off_with_the_connection_is_looked_up() {
     let Some(pg) = pg::start() else { return };
+    capture_logs();
     let proxy = cut_proxy(pg.port());
     let url = format!("postgres://{}@127.0.0.1:{}/postgres", pg::USER, proxy.port);
     let mut link = Link::open(&url, "一号柜台").expect("connect");
     link.with(|l| l.set_stock(&[item("瓜子", 450, Some(10))]))
         .expect("set stock");
-    for (cut, size, want) in [
-        (&proxy.cut_answer, 2, Outcome::Recorded),
-        (&proxy.cut_answer, 1, Outcome::Recorded),
-        (&proxy.cut_request, 3, Outcome::Failed),
+    let mut told_failed_but_recorded = 0;
+    for (cut, size, committed) in [
+        (&proxy.cut_answer, 2, true),
+        (&proxy.cut_answer, 1, true),
+        (&proxy.cut_request, 3, false),
     ] {
         let before = count(&pg, "SELECT count(*) FROM sales");
         let batch: Vec<_> = (0..size)
             .map(|i| sale("瓜子", before as usize * 10 + i))
             .collect();
         cut.store(true, Ordering::SeqCst);
-        assert_eq!(link.commit(&batch), vec![want; size]);
+        let got = link.commit(&batch);
         let added = count(&pg, "SELECT count(*) FROM sales") - before;
-        assert_eq!(
-            added,
-            if want == Outcome::Recorded {
-                size as u64
-            } else {
-                0
-            }
-        );
+        assert_eq!(added, if committed { size as u64 } else { 0 });
+        if committed && got != vec![Outcome::Recorded; size] {
+            assert_eq!(got, vec![Outcome::Failed; size], "all or none");
+            told_failed_but_recorded += size;
+        } else if !committed {
+            assert_eq!(got, vec![Outcome::Failed; size]);
+        }
     }
     assert_eq!(count(&pg, "SELECT sold FROM items"), 3);
-    assert_eq!(link.commit(&[sale("瓜子", 99)]), [Outcome::Recorded]);
+    // The next reconnect settles whatever was left in doubt (at once when all went
+    // well; after the backoff otherwise).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while link.commit(&[sale("瓜子", 99)]) != [Outcome::Recorded] {
+        assert!(Instant::now() < deadline, "the database never came back");
+        thread::sleep(Duration::from_millis(200));
+    }
+    let logged: usize = lines_about(proxy.port)
+        .iter()
+        .filter(|l| l.contains("recorded after all"))
+        .filter_map(|l| {
+            let (n, _) = l.split_once(" of ")?;
+            n.rsplit(' ').next()?.parse::<usize>().ok()
+        })
+        .sum();
+    assert_eq!(
+        logged, told_failed_but_recorded,
+        "every committed sale told Failed is logged as recorded after all"
+    );
 }

@@ -130,9 +130,17 @@ struct Args {
 
     /// Sales ledger: an SQLite file (created if missing) where every sale is recorded
     /// before the customer is told 购买成功. Remaining stock is goods.toml's stock minus
-    /// what the ledger has sold, so a restart resumes. Without it, sales live in memory.
-    #[arg(long, env = "SHOP_LEDGER", value_name = "FILE")]
+    /// what the ledger has sold, so a restart resumes. Or a PostgreSQL database shared by
+    /// several counters (postgres://USER@HOST:PORT/DB, postgresql://… or host=… dbname=…;
+    /// password in the URL or PGPASSWORD): the database decides every sale. Without it,
+    /// sales live in memory.
+    #[arg(long, env = "SHOP_LEDGER", value_name = "FILE|URL")]
     ledger: Option<PathBuf>,
+
+    /// This counter's name, recorded with each sale (report shows takings per counter).
+    /// Default: the host name and the port.
+    #[arg(long, env = "SHOP_COUNTER", value_name = "NAME")]
+    counter: Option<String>,
 
     /// Ledger durability: normal (survives kill -9 and crashes) or full (an fsync per
     /// commit: survives a power cut too).
@@ -176,13 +184,13 @@ enum Command {
     /// Print what a ledger holds: per item pieces sold, takings and stock left, and per
     /// customer address its purchases and total.
     Report {
-        /// The ledger file.
-        #[arg(long, env = "SHOP_LEDGER", value_name = "FILE")]
+        /// The ledger file, or the PostgreSQL database (as for the server).
+        #[arg(long, env = "SHOP_LEDGER", value_name = "FILE|URL")]
         ledger: PathBuf,
         /// Goods file for the stock. Without it: ./goods.toml if present, else built-in.
         #[arg(long, env = "SHOP_GOODS", value_name = "FILE")]
         goods: Option<PathBuf>,
-        /// One row per purchase instead: time,customer,item,price.
+        /// One row per purchase instead: time,customer,item,price,counter.
         #[arg(long)]
         csv: bool,
         /// With --csv: start with a UTF-8 byte order mark, so Excel shows the Chinese.
@@ -243,6 +251,7 @@ impl Args {
             port: self.port,
             goods: self.goods,
             ledger: self.ledger,
+            counter: self.counter,
             sync: self.sync,
             ledger_faults: self.ledger_faults,
             web: self.web,

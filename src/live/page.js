@@ -130,7 +130,11 @@ function drawItems(s) {
       bar,
       el("span", "figures", "售 " + it.sold + " · " + left + " · " + yuan(it.takings)));
   }));
-  $("total").textContent = "合计 total: 售出 " + s.total.sold + " 件,收入 " + yuan(s.total.takings);
+  let total = "合计 total: 售出 " + s.total.sold + " 件,收入 " + yuan(s.total.takings);
+  if (s.all_counters) {
+    total += " · 所有柜台 all counters: 售出 " + s.all_counters.sold + " 件,收入 " + yuan(s.all_counters.takings);
+  }
+  $("total").textContent = total;
 }
 
 function drawFeed(s) {

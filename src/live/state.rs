@@ -73,6 +73,10 @@ impl HubInner {
                 sold,
                 takings: yuan(takings),
             },
+            all_counters: self.shop.shared_totals().map(|(sold, takings)| TotalJson {
+                sold,
+                takings: yuan(takings),
+            }),
             feed: feed.iter().map(Entry::json).collect(),
             alerts: alerts.iter().rev().map(AlertEntry::json).collect(),
             served: self.served.load(Ordering::Relaxed),
@@ -94,6 +98,8 @@ pub(super) struct Snapshot {
     customers: Vec<CustomerJson>,
     items: Vec<ItemJson>,
     total: TotalJson,
+    /// Every counter on a shared ledger (PostgreSQL) together; `null` otherwise.
+    all_counters: Option<TotalJson>,
     /// Newest first.
     feed: Vec<FeedJson>,
     /// Newest first.

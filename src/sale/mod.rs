@@ -1,14 +1,17 @@
 //! A sale, from the shop's hand-over to the ledger: where sales are kept, so that they
 //! survive kill -9, a crash or a power cut.
 //!
-//! The shop ([`crate::shop`]) stays the in-memory truth for stock checks and says how a
-//! sale is recorded ([`crate::shop::Recorder`]); this module records. A purchase is
-//! committed here before the customer hears `购买成功`.
+//! The shop ([`crate::shop`]) says how a sale is recorded ([`crate::shop::Recorder`]);
+//! this module records. A purchase is committed here before the customer hears
+//! `购买成功`. With one counter (SQLite) the shop's memory is the truth for stock checks;
+//! with several on one database (PostgreSQL) the database decides every sale.
 //!
 //! - [`Ledger`] is the small interface a store implements: how many of each item were
-//!   sold, record a batch of sales atomically, read them all back. `sqlite` is the one
-//!   there is (a file, `--ledger FILE`), with `guard` keeping it to one writer and
+//!   sold, record a batch of sales atomically (with a verdict per sale), read them back.
+//!   `sqlite` is a file (`--ledger FILE`), with `guard` keeping it to one writer and
 //!   noticing when someone else removes or overwrites it.
+//! - `postgres`: a database shared by several counters (`--ledger postgres://…`), its
+//!   recorder deciding stock ([`open_for`] picks by the `--ledger` given).
 //! - `writer`: the one thread that owns the ledger and implements the shop's
 //!   `Recorder` with group commit.
 //! - `faults`: the test seam behind the hidden `--ledger-faults` option.
@@ -19,11 +22,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::shop::SaleRecord;
+use crate::shop::catalog::Item;
 use crate::shop::catalog::Price;
+use crate::shop::{Recorder, SaleRecord, Verdict};
 
 mod faults;
 mod guard;
+pub mod postgres;
 pub mod report;
 mod sqlite;
 mod store;
@@ -43,6 +48,8 @@ pub struct StoredSale {
     pub item: String,
     /// The price it was sold at.
     pub price: Price,
+    /// The counter that sold it (`''` in ledgers from before counters).
+    pub counter: String,
 }
 
 /// What a ledger holds, read back for the report.
@@ -103,6 +110,10 @@ pub enum LedgerError {
         /// What happened to it.
         trouble: guard::Trouble,
     },
+    /// The PostgreSQL ledger could not be reached or set up: one line naming
+    /// `host:port/database` and the cause, never the password.
+    #[error("{0}")]
+    Database(String),
     /// Reading or writing failed.
     #[error("ledger {path}: {message}")]
     Io {
@@ -123,14 +134,22 @@ pub trait Ledger: Send {
     /// error none of them.
     fn record(&mut self, sales: &[SaleRecord]) -> Result<(), LedgerError>;
 
+    /// Records `sales` and says what became of each, in order. A ledger that decides
+    /// stock (PostgreSQL) may answer [`Verdict::SoldOut`] for some; the others record
+    /// all or none, as [`Ledger::record`].
+    fn decide(&mut self, sales: &[SaleRecord]) -> Result<Vec<Verdict>, LedgerError> {
+        self.record(sales)
+            .map(|()| vec![Verdict::Recorded; sales.len()])
+    }
+
     /// Names the ledger in log lines, e.g. the file.
     fn describe(&self) -> String;
 }
 
-/// A ledger opened for a shop-server: its writer, and what it had already sold.
+/// A ledger opened for a shop-server: its recorder, and what it had already sold.
 pub struct Opened {
     /// Records the shop's sales (group commit).
-    pub writer: Arc<Writer>,
+    pub recorder: Arc<dyn Recorder>,
     /// Pieces sold per item name over the ledger's whole life.
     pub sold: HashMap<String, u64>,
 }
@@ -143,8 +162,11 @@ pub fn open(
     path: &Path,
     durability: Durability,
     faults: Option<&Path>,
+    counter: &str,
 ) -> Result<Opened, LedgerError> {
-    let mut ledger: Box<dyn Ledger> = Box::new(SqliteLedger::open(path, durability)?);
+    let mut sqlite = SqliteLedger::open(path, durability)?;
+    sqlite.set_counter(counter);
+    let mut ledger: Box<dyn Ledger> = Box::new(sqlite);
     if let Some(trigger) = faults {
         ledger = faults::Faulty::wrap(ledger, trigger);
     }
@@ -154,9 +176,43 @@ pub fn open(
         message: format!("cannot start the ledger writer thread: {e}"),
     })?;
     Ok(Opened {
-        writer: Arc::new(writer),
+        recorder: Arc::new(writer),
         sold,
     })
+}
+
+/// libpq's key=value connection strings start with one of these keys.
+const DATABASE_KEYS: [&str; 6] = ["host", "hostaddr", "port", "dbname", "user", "password"];
+
+/// True if `--ledger` names a PostgreSQL database (`postgres://…`, `postgresql://…`,
+/// or libpq's `host=… dbname=…`) rather than an SQLite file.
+pub fn is_database(ledger: &str) -> bool {
+    let ledger = ledger.trim_start();
+    ledger.starts_with("postgres://")
+        || ledger.starts_with("postgresql://")
+        || DATABASE_KEYS.iter().any(|key| {
+            ledger
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+}
+
+/// Opens `--ledger` for a counter called `counter`: a PostgreSQL database (its stocked
+/// totals set from `items`) or an SQLite file.
+pub fn open_for(
+    ledger: &Path,
+    counter: &str,
+    items: &[Item],
+    durability: Durability,
+    faults: Option<&Path>,
+) -> Result<Opened, LedgerError> {
+    match ledger.to_str().filter(|l| is_database(l)) {
+        Some(url) => Ok(Opened {
+            recorder: Arc::new(postgres::PgRecorder::open(url, counter, items)?),
+            sold: HashMap::new(),
+        }),
+        None => open(ledger, durability, faults, counter),
+    }
 }
 
 /// What the log and the live view say about a ledger file that someone else removed
@@ -206,6 +262,28 @@ mod tests {
         for (millis, want) in cases {
             let t = UNIX_EPOCH + Duration::from_millis(millis);
             assert_eq!(rfc3339(t), want, "{millis}");
+        }
+    }
+
+    #[test]
+    fn database_or_file() {
+        for url in [
+            "postgres://shop@10.0.0.5:5432/fair",
+            "postgresql://shop:pw@db/fair",
+            "host=10.0.0.5 port=5432 dbname=fair",
+            "  dbname = fair",
+            "user=shop",
+        ] {
+            assert!(is_database(url), "{url}");
+        }
+        for file in [
+            "class1.db",
+            "./postgres.db",
+            "hosts.db",
+            "C:\\shop\\class.db",
+            "a=b",
+        ] {
+            assert!(!is_database(file), "{file}");
         }
     }
 

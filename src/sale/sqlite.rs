@@ -13,24 +13,12 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::guard::{Guard, Trouble};
 use super::{Durability, Ledger, LedgerError, Readback, StoredSale, rfc3339};
+
+mod schema;
+
 use crate::shop::SaleRecord;
 use crate::shop::catalog::Price;
-
-/// The schema, also documented in the README. `price` is the text the shop shows
-/// (`4.5`); `fen` is the same amount in fen, for sums in SQL.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sales (
-    id       INTEGER PRIMARY KEY,
-    time     TEXT    NOT NULL,
-    customer TEXT    NOT NULL,
-    item     TEXT    NOT NULL,
-    price    TEXT    NOT NULL,
-    fen      INTEGER NOT NULL
-);";
-
-/// The columns a shop ledger's `sales` table must have: a database whose `sales` table
-/// lacks one is someone else's, and would fail every purchase later.
-const COLUMNS: [&str; 5] = ["time", "customer", "item", "price", "fen"];
+use schema::{ADD_COUNTER, SCHEMA, check_columns, has_counter};
 
 /// How long a statement waits for a lock held by a reader (`report`, `sqlite3`) before
 /// it fails. WAL readers never block the writer, but a checkpoint may briefly.
@@ -52,6 +40,8 @@ pub struct SqliteLedger {
     spoiled: Option<Trouble>,
     /// Commits since the last checkpoint.
     commits: u32,
+    /// The counter (`--counter`) recorded with each sale.
+    counter: String,
 }
 
 impl SqliteLedger {
@@ -101,6 +91,9 @@ impl SqliteLedger {
             path: path.to_path_buf(),
             message,
         })?;
+        if !has_counter(&conn) {
+            conn.execute_batch(ADD_COUNTER).map_err(open_error)?;
+        }
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(open_error)?;
@@ -121,7 +114,13 @@ impl SqliteLedger {
             guard: Some(guard),
             spoiled: None,
             commits: 0,
+            counter: String::new(),
         })
+    }
+
+    /// Names the counter recorded with each sale from now on (`--counter`).
+    pub fn set_counter(&mut self, counter: &str) {
+        self.counter = counter.to_string();
     }
 
     /// Opens an existing ledger to read it (`report`), without the writer's lock.
@@ -170,6 +169,7 @@ impl SqliteLedger {
             guard: None,
             spoiled: None,
             commits: 0,
+            counter: String::new(),
         })
     }
 
@@ -178,8 +178,11 @@ impl SqliteLedger {
     /// others from the teacher.
     pub fn read_all(&mut self) -> Result<Readback, LedgerError> {
         let query = |conn: &Connection| -> rusqlite::Result<Readback> {
-            let mut stmt =
-                conn.prepare("SELECT id, time, customer, item, fen FROM sales ORDER BY id")?;
+            // A ledger from before counters (read-only: not altered) reads as counter ''.
+            let counter = if has_counter(conn) { "counter" } else { "''" };
+            let mut stmt = conn.prepare(&format!(
+                "SELECT id, time, customer, item, fen, {counter} FROM sales ORDER BY id"
+            ))?;
             let mut rows = stmt.query([])?;
             let mut back = Readback::default();
             while let Some(row) = rows.next()? {
@@ -250,7 +253,7 @@ impl SqliteLedger {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO sales (time, customer, item, price, fen) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO sales (time, customer, item, price, fen, counter) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for sale in sales {
                 let fen = i64::try_from(sale.price.0).unwrap_or(i64::MAX);
@@ -259,7 +262,8 @@ impl SqliteLedger {
                     &*sale.customer,
                     sale.item,
                     sale.price.to_string(),
-                    fen
+                    fen,
+                    self.counter
                 ])?;
             }
         }
@@ -312,6 +316,7 @@ fn stored_sale(row: &rusqlite::Row<'_>) -> Result<StoredSale, String> {
         customer: text(2, "customer")?,
         item: text(3, "item")?,
         price: Price(fen),
+        counter: row.get::<_, String>(5).unwrap_or_default(),
     })
 }
 
@@ -326,22 +331,6 @@ fn immutable_uri(path: &Path) -> String {
     }
     uri.push_str("?immutable=1");
     uri
-}
-
-/// Checks that `sales` has the columns of a shop ledger.
-fn check_columns(conn: &Connection) -> Result<(), String> {
-    let names = |conn: &Connection| -> rusqlite::Result<Vec<String>> {
-        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('sales')")?;
-        let rows = stmt.query_map([], |row| row.get(0))?;
-        rows.collect()
-    };
-    let have = names(conn).map_err(|e| one_line(&e))?;
-    match COLUMNS.iter().find(|c| !have.iter().any(|h| h == *c)) {
-        None => Ok(()),
-        Some(missing) => Err(format!(
-            "its `sales` table is not a shop ledger's (no column `{missing}`); use another file"
-        )),
-    }
 }
 
 /// An SQLite error as one line.
@@ -370,6 +359,35 @@ mod tests {
             item: item.into(),
             price: Price(fen),
         }
+    }
+
+    /// A ledger from before counters (no `counter` column) still reads (as counter
+    /// ''), read-only without being changed; opened to write, it gets the column.
+    #[test]
+    fn a_ledger_from_before_counters_reads_and_gets_the_column() {
+        let path = temp("old");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE sales (id INTEGER PRIMARY KEY, time TEXT NOT NULL, customer TEXT NOT NULL,
+                 item TEXT NOT NULL, price TEXT NOT NULL, fen INTEGER NOT NULL);
+             INSERT INTO sales (time, customer, item, price, fen)
+                 VALUES ('2026-11-25T16:00:00.000Z', '10.0.0.2:5000', '瓜子', '4.5', 450);",
+        )
+        .unwrap();
+        drop(conn);
+        let old = SqliteLedger::open_read_only(&path)
+            .unwrap()
+            .read_all()
+            .unwrap();
+        assert_eq!(old.sales.len(), 1);
+        assert_eq!(old.sales[0].counter, "");
+        assert!(old.bad.is_empty());
+        let mut ledger = SqliteLedger::open(&path, Durability::Normal).unwrap();
+        ledger.set_counter("一号");
+        ledger.record(&[sale("西瓜", 200)]).unwrap();
+        let sales = ledger.read_all().unwrap().sales;
+        let counters: Vec<&str> = sales.iter().map(|s| s.counter.as_str()).collect();
+        assert_eq!(counters, ["", "一号"]);
     }
 
     #[test]

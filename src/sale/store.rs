@@ -16,7 +16,7 @@ use log::{error, info, warn};
 
 use super::{Ledger, LedgerError};
 use crate::lock::lock;
-use crate::shop::SaleRecord;
+use crate::shop::{SaleRecord, Verdict};
 
 /// How often the ERROR for a removed or overwritten ledger is repeated while it lasts:
 /// often enough that a teacher looking at the log sees it, rarely enough that it does
@@ -59,10 +59,11 @@ impl Store {
         }
     }
 
-    /// Commits `sales`, logging the first failure of a burst and the recovery.
-    pub(super) fn commit(&mut self, sales: &[SaleRecord]) -> bool {
-        match self.ledger.record(sales) {
-            Ok(()) => {
+    /// Commits `sales`, logging the first failure of a burst and the recovery: what
+    /// became of each sale, in order.
+    pub(super) fn commit(&mut self, sales: &[SaleRecord]) -> Vec<Verdict> {
+        match self.ledger.decide(sales) {
+            Ok(verdicts) => {
                 if self.failed > 0 {
                     info!(
                         "ledger {}: recording sales again; {} purchases could not be recorded",
@@ -72,7 +73,7 @@ impl Store {
                     self.alarmed = None;
                     self.alarm.set(None);
                 }
-                true
+                verdicts
             }
             Err(e) => {
                 self.failed += sales.len() as u64;
@@ -87,7 +88,7 @@ impl Store {
                         "{e}: cannot record sales; those customers are told and their stock goes back (logged once until recording works again)"
                     );
                 }
-                false
+                vec![Verdict::NotRecorded; sales.len()]
             }
         }
     }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use super::Ledger;
 use super::store::{Alarm, Store};
 use crate::lock::lock;
-use crate::shop::{NotRecorded, Recorder, SaleRecord};
+use crate::shop::{Recorder, SaleRecord, Verdict};
 
 /// Most sales waiting for the writer at once; a connection thread that finds the queue
 /// full waits for room. Each connection has at most one sale in flight, so this only
@@ -49,9 +49,10 @@ pub const GATHER_FROM: Duration = Duration::from_millis(1);
 /// came back wait at most this much longer for those who did not.
 pub const MAX_GATHER: Duration = Duration::from_millis(20);
 
-/// The outcome of one commit, shared by every sale in it: set once by the writer
-/// (true if committed), waited for by the customers' threads.
-type Batch = Arc<OnceLock<bool>>;
+/// The outcome of one commit, shared by every sale in it: set once by the writer (the
+/// verdict of each sale, in queue order; empty if the commit never ran), waited for by
+/// the customers' threads.
+type Batch = Arc<OnceLock<Vec<Verdict>>>;
 
 /// A handle to the writer thread. Clone it freely.
 #[derive(Clone)]
@@ -131,23 +132,24 @@ impl Writer {
                 .unwrap_or_else(|e| e.into_inner());
         }
         if queue.closed {
-            return Enqueued::Done(false);
+            return Enqueued::Done(Verdict::NotRecorded);
         }
         if !queue.committing && queue.sales.is_empty() && queue.last_batch <= 1 {
             queue.committing = true;
             drop(queue);
             return Enqueued::Done(self.commit_here(&sale));
         }
+        let place = queue.sales.len();
         queue.sales.push(sale);
         if queue.writer_idle && !queue.committing && queue.sales.len() >= queue.want {
             queue.writer_idle = false;
             self.shared.work.notify_one();
         }
-        Enqueued::Queued(Arc::clone(&queue.batch))
+        Enqueued::Queued(Arc::clone(&queue.batch), place)
     }
 
     /// Commits one sale on the caller's thread; `committing` is already set.
-    fn commit_here(&self, sale: &SaleRecord) -> bool {
+    fn commit_here(&self, sale: &SaleRecord) -> Verdict {
         // Clears `committing` and hands over what queued meanwhile, also if the
         // ledger panics: otherwise the writer would wait for this commit forever.
         struct Done<'a>(&'a WriterShared);
@@ -163,17 +165,23 @@ impl Writer {
         }
         let _done = Done(&self.shared);
         commit(&self.shared.ledger, std::slice::from_ref(sale))
+            .first()
+            .copied()
+            .unwrap_or(Verdict::NotRecorded)
     }
 }
 
 impl Recorder for Writer {
-    /// Hands `sale` to the writer and waits until it is committed (`Ok`) or has failed.
-    fn record(&self, sale: SaleRecord) -> Result<(), NotRecorded> {
-        let committed = match self.enqueue(sale) {
-            Enqueued::Done(committed) => committed,
-            Enqueued::Queued(batch) => *batch.wait(),
-        };
-        if committed { Ok(()) } else { Err(NotRecorded) }
+    /// Hands `sale` to the writer and waits until it is committed or has failed.
+    fn record(&self, sale: SaleRecord) -> Verdict {
+        match self.enqueue(sale) {
+            Enqueued::Done(verdict) => verdict,
+            Enqueued::Queued(batch, place) => batch
+                .wait()
+                .get(place)
+                .copied()
+                .unwrap_or(Verdict::NotRecorded),
+        }
     }
 
     /// Stops taking sales, lets the writer commit what is queued, and waits for it.
@@ -222,9 +230,9 @@ impl Default for Tuning {
 /// Where [`Writer::enqueue`] left a sale.
 enum Enqueued {
     /// Committed (or failed) on the caller's thread.
-    Done(bool),
-    /// Queued for the writer, in this batch.
-    Queued(Batch),
+    Done(Verdict),
+    /// Queued for the writer, in this batch, at this place.
+    Queued(Batch, usize),
 }
 
 /// The writer thread: take everything queued, commit it, release the batch, repeat.
@@ -297,8 +305,8 @@ fn gather_for<'a>(
 
 /// Commits `sales`. A ledger that panics fails the commit, rather than leaving the
 /// customers of the batch waiting for an outcome that never comes.
-fn commit(ledger: &Mutex<Store>, sales: &[SaleRecord]) -> bool {
-    panic::catch_unwind(AssertUnwindSafe(|| lock(ledger).commit(sales))).unwrap_or(false)
+fn commit(ledger: &Mutex<Store>, sales: &[SaleRecord]) -> Vec<Verdict> {
+    panic::catch_unwind(AssertUnwindSafe(|| lock(ledger).commit(sales))).unwrap_or_default()
 }
 
 struct FailQueued<'a>(&'a WriterShared);
@@ -308,7 +316,7 @@ impl Drop for FailQueued<'_> {
         let mut queue = lock(&self.0.queue);
         queue.closed = true;
         queue.sales.clear();
-        let _ = queue.batch.set(false);
+        let _ = queue.batch.set(Vec::new());
         self.0.room.notify_all();
     }
 }
@@ -409,7 +417,7 @@ mod tests {
             *open.0.lock().unwrap() = true;
             open.1.notify_all();
             for c in customers {
-                assert_eq!(c.join().unwrap(), Ok(()));
+                assert_eq!(c.join().unwrap(), Verdict::Recorded);
             }
             assert_eq!(most, 8, "the queue filled to its limit and no further");
         });
@@ -452,7 +460,7 @@ mod tests {
                 let recorder = recorder.clone();
                 s.spawn(move || {
                     for _ in 0..20 {
-                        assert_eq!(recorder.record(sale()), Ok(()));
+                        assert_eq!(recorder.record(sale()), Verdict::Recorded);
                     }
                 });
             }
@@ -461,11 +469,11 @@ mod tests {
         let n = commits.load(Ordering::Acquire);
         assert!(n < 640 / 2, "group commit: {n} commits for 640 sales");
         fail.store(true, Ordering::Release);
-        assert_eq!(recorder.record(sale()), Err(NotRecorded));
+        assert_eq!(recorder.record(sale()), Verdict::NotRecorded);
         fail.store(false, Ordering::Release);
-        assert_eq!(recorder.record(sale()), Ok(()));
+        assert_eq!(recorder.record(sale()), Verdict::Recorded);
         recorder.close();
-        assert_eq!(recorder.record(sale()), Err(NotRecorded));
+        assert_eq!(recorder.record(sale()), Verdict::NotRecorded);
     }
 
     /// Commits a batch each time the test says so, and tells the test each batch's size
@@ -532,7 +540,7 @@ mod tests {
                 thread::sleep(Duration::from_millis(1));
             }
             go.send(()).unwrap();
-            assert_eq!(first.join().unwrap(), Ok(()));
+            assert_eq!(first.join().unwrap(), Verdict::Recorded);
         });
         assert_eq!(started.recv_timeout(wait).map(|b| b.0), Ok(3));
         thread::sleep(slow);

@@ -40,8 +40,11 @@ pub struct Settings {
     pub port: u16,
     /// `--goods`: the goods file, if given.
     pub goods: Option<PathBuf>,
-    /// `--ledger`: the SQLite file, if sales are to be kept.
+    /// `--ledger`: the SQLite file or PostgreSQL database, if sales are to be kept.
     pub ledger: Option<PathBuf>,
+    /// `--counter`: this counter's name, recorded with each sale; `None`: the host
+    /// name and the port.
+    pub counter: Option<String>,
     /// `--sync`: how durable a ledger commit is.
     pub sync: Durability,
     /// `--ledger-faults` (hidden, for tests): every commit fails while this file exists
@@ -126,8 +129,12 @@ pub fn run(settings: Settings, output: &Output) -> Result<(), AppError> {
     let shop = match &settings.ledger {
         Some(path) => {
             let faults = settings.ledger_faults.as_deref();
-            let opened = sale::open(path, settings.sync, faults)?;
-            Shop::with_recorder(catalog, &opened.sold, opened.writer)
+            let port = listener.local_addr().map_or(settings.port, |a| a.port());
+            let counter = settings.counter.clone();
+            let counter = counter.unwrap_or_else(|| super::counter::default_name(port));
+            let items = catalog.items();
+            let opened = sale::open_for(path, &counter, items, settings.sync, faults)?;
+            Shop::with_recorder(catalog, &opened.sold, opened.recorder)
         }
         None => Shop::new(catalog),
     };

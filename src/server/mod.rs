@@ -39,6 +39,7 @@ pub mod app;
 mod banner;
 mod config;
 pub(crate) mod connection;
+mod counter;
 mod seats;
 mod shutdown;
 mod silence;

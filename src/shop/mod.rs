@@ -30,7 +30,7 @@ mod stock;
 mod summary;
 pub mod words;
 
-pub use record::{NotRecorded, Recorder, SaleRecord};
+pub use record::{Recorder, SaleRecord, StockView, Verdict};
 pub use replies::{BOUGHT_PREFIX, Reply};
 pub use session::{Request, Session};
 pub use stock::{Reloaded, Shop};

@@ -21,7 +21,6 @@ pub(crate) struct Shelf {
 }
 
 /// The counts for one item name, kept across reloads.
-#[derive(Default)]
 pub(crate) struct Counter {
     /// Pieces gone: sold before this run (from the ledger), sold in this run, and sold
     /// but still being recorded. Remaining stock is the item's `stock` minus this.
@@ -30,6 +29,25 @@ pub(crate) struct Counter {
     sold: AtomicU64,
     /// Money taken for them in this run, in fen, each piece at the price it was sold at.
     takings: AtomicU64,
+    /// What a recorder that decides stock says is left ([`NO_VIEW`] until it has said,
+    /// [`UNLIMITED`] for no limit): shown instead of the local count.
+    view: AtomicU64,
+}
+
+/// [`Counter::view`] holds no number from the recorder: the local count is shown.
+const NO_VIEW: u64 = u64::MAX;
+/// [`Counter::view`]: the recorder says the item is unlimited.
+const UNLIMITED: u64 = u64::MAX - 1;
+
+impl Default for Counter {
+    fn default() -> Counter {
+        Counter {
+            taken: AtomicU64::new(0),
+            sold: AtomicU64::new(0),
+            takings: AtomicU64::new(0),
+            view: AtomicU64::new(NO_VIEW),
+        }
+    }
 }
 
 impl Shelf {
@@ -83,10 +101,9 @@ impl Shelf {
 impl Counter {
     /// A counter for an item of which `sold` pieces were sold before this run.
     pub(crate) fn sold_before(sold: u64) -> Counter {
-        Counter {
-            taken: AtomicU64::new(sold),
-            ..Counter::default()
-        }
+        let counter = Counter::default();
+        counter.taken.store(sold, Ordering::Release);
+        counter
     }
 
     /// Takes one piece if `stock` allows: false if sold out.
@@ -113,6 +130,11 @@ impl Counter {
 
     /// Pieces left of `stock`: `None` for unlimited.
     pub(crate) fn remaining(&self, stock: Option<u64>) -> Option<u64> {
+        match self.view.load(Ordering::Acquire) {
+            NO_VIEW => {}
+            UNLIMITED => return None,
+            left => return Some(left),
+        }
         let taken = self.taken.load(Ordering::Acquire);
         stock.map(|stock| stock.saturating_sub(taken))
     }
@@ -120,6 +142,25 @@ impl Counter {
     /// Counts a taken piece as sold at `price`. The takings saturate at the top of the
     /// range, as the total does, instead of wrapping to a small number: one add on the
     /// hot path, and only the add that wraps pays for the fix.
+    /// Shows `left` (from the recorder that decides stock) instead of the local count.
+    /// Returns true if the item went from none left to some or back.
+    pub(crate) fn set_view(&self, left: Option<u64>) -> bool {
+        let new = left.map_or(UNLIMITED, |n| n.min(UNLIMITED - 1));
+        let old = self.view.swap(new, Ordering::AcqRel);
+        (old == 0) != (new == 0)
+    }
+
+    /// One piece fewer in the recorder's view (a sale it recorded), until the next
+    /// refresh says exactly.
+    pub(crate) fn view_sold(&self) {
+        let _ = self
+            .view
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| match n {
+                NO_VIEW | UNLIMITED | 0 => None,
+                n => Some(n - 1),
+            });
+    }
+
     pub(crate) fn sold_at(&self, price: Price) {
         self.sold.fetch_add(1, Ordering::AcqRel);
         let before = self.takings.fetch_add(price.0, Ordering::AcqRel);

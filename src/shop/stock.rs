@@ -1,8 +1,12 @@
 //! The shop's shared state: the catalog and the stock, shared by every connection.
 //!
 //! [`Shop`] is a cheap-to-clone handle (an `Arc`). It is the in-memory truth for stock
-//! checks (see [`super::shelf`]): a purchase is one compare-and-swap, and no lock is ever
-//! held while a socket is written or the ledger is waited for.
+//! checks (see [`super::shelf`]), except as below: a purchase is one compare-and-swap,
+//! and no lock is ever held while a socket is written or the ledger is waited for.
+//!
+//! When the recorder decides stock (a database shared by several counters), the local
+//! count never refuses a sale and what is shown as left is the recorder's view
+//! (`stock/view.rs`).
 //!
 //! With a [`Recorder`] (`--ledger`) a purchase is recorded before it counts as sold:
 //! [`Shop::buy`] takes the piece, which a [`Ticket`] holds while the sale is recorded;
@@ -13,6 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -23,6 +28,11 @@ use super::replies;
 use super::shelf::{Counter, Shelf};
 use super::summary::ItemSales;
 use crate::lock::{lock, read, write};
+
+mod ticket;
+mod view;
+
+use ticket::Ticket;
 
 /// A handle to the shop. Clone it freely; all clones share one stock.
 #[derive(Clone)]
@@ -40,6 +50,11 @@ struct ShopShared {
     greeting: GreetingCache,
     /// Where sales are recorded before they are acknowledged; `None`: in memory only.
     recorder: Option<Arc<dyn Recorder>>,
+    /// The recorder decides stock (a database shared by several counters): the local
+    /// count never refuses a sale, and menus show the recorder's view.
+    decides: bool,
+    /// The generation of the recorder's stock view last shown (see [`Shop::refresh`]).
+    seen: AtomicU64,
 }
 
 /// What happened when a customer asked for an item.
@@ -53,46 +68,6 @@ pub enum Purchase {
     Unknown,
     /// The ledger could not record the sale: nothing was sold, the piece went back.
     NotRecorded,
-}
-
-/// A piece taken off the shelf for a sale that is being recorded: the purchase in
-/// flight. Settled as sold once recorded; if recording fails, or the ticket is dropped
-/// unsettled (a panic), the piece goes back.
-struct Ticket<'a> {
-    shop: &'a Shop,
-    counter: Arc<Counter>,
-    price: Price,
-    stock: Option<u64>,
-    settled: bool,
-}
-
-impl Ticket<'_> {
-    /// Sold if `recorded`; otherwise not sold, and the piece goes back on the shelf.
-    fn settle(mut self, recorded: bool) -> Purchase {
-        self.settled = true;
-        if recorded {
-            self.counter.sold_at(self.price);
-            Purchase::Bought(self.price)
-        } else {
-            self.put_back();
-            Purchase::NotRecorded
-        }
-    }
-
-    fn put_back(&self) {
-        if self.counter.put_back(self.stock) {
-            // The item was sold out and is back: the greeting lists it again.
-            self.shop.shared.greeting.stale();
-        }
-    }
-}
-
-impl Drop for Ticket<'_> {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.put_back();
-        }
-    }
 }
 
 /// Who is buying: the customer's address as the ledger records it. One per connection.
@@ -166,12 +141,15 @@ impl Shop {
             .map(|(name, &n)| (name.clone(), Arc::new(Counter::sold_before(n))))
             .collect();
         let shelf = Shelf::new(catalog, &mut counters);
+        let decides = recorder.as_ref().is_some_and(|r| r.decides_stock());
         Shop {
             shared: Arc::new(ShopShared {
                 shelf: RwLock::new(Arc::new(shelf)),
                 counters: Mutex::new(counters),
                 greeting: GreetingCache::new(),
                 recorder,
+                decides,
+                seen: AtomicU64::new(0),
             }),
         }
     }
@@ -188,10 +166,17 @@ impl Shop {
             let Some((item, counter)) = shelf.find(name) else {
                 return Purchase::Unknown;
             };
-            if !counter.take(item.stock) {
+            // When the recorder decides stock, only it may say sold out: another
+            // counter may have restocked since the last view.
+            let stock = if self.shared.decides {
+                None
+            } else {
+                item.stock
+            };
+            if !counter.take(stock) {
                 return Purchase::SoldOut;
             }
-            if counter.remaining(item.stock) == Some(0) {
+            if counter.remaining(stock) == Some(0) {
                 // Possibly the last piece: the greeting may no longer list the item.
                 self.shared.greeting.stale();
             }
@@ -204,7 +189,7 @@ impl Shop {
                 shop: self,
                 counter: Arc::clone(counter),
                 price: item.price,
-                stock: item.stock,
+                stock,
                 settled: false,
             };
             (ticket, recorder)
@@ -215,8 +200,8 @@ impl Shop {
             item: name.to_string(),
             price: ticket.price,
         };
-        let recorded = recorder.record(sale).is_ok();
-        ticket.settle(recorded)
+        let verdict = recorder.record(sale);
+        ticket.settle(verdict)
     }
 
     /// The items now in the catalog, in catalog order.
@@ -282,6 +267,10 @@ impl Shop {
             .count();
         *write(&self.shared.shelf) = Arc::new(shelf);
         drop(counters);
+        if let Some(recorder) = &self.shared.recorder {
+            recorder.restock(self.shelf().catalog.items());
+        }
+        self.refresh(true);
         self.shared.greeting.stale();
         summary
     }
@@ -290,17 +279,20 @@ impl Shop {
     /// (see [`replies::greeting`]). Shared, not copied: it is rebuilt only when the
     /// in-stock set has changed since it was last built, and the rebuild holds no lock.
     pub fn greeting(&self) -> Arc<Greeting> {
+        self.refresh(false);
         self.shared.greeting.get(|| self.shelf())
     }
 
     /// One line with every item, its price and its remaining stock.
     pub fn menu(&self) -> String {
+        self.refresh(true);
         replies::menu(self.shelf().stock())
     }
 
     /// What has been sold in this run: each item of the catalog in order, then items
     /// sold earlier in this run that a reload has removed.
     pub fn sales(&self) -> Vec<ItemSales> {
+        self.refresh(false);
         let counters = lock(&self.shared.counters);
         let shelf = self.shelf();
         let line = |name: &str, counter: &Counter, remaining| {

@@ -286,9 +286,34 @@ fn skipped(why: &str) -> Option<Pg> {
     }
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let _ = writeln!(std::io::stderr(), "PostgreSQL tests skipped: {why}; {how}");
+        if first_binary_of_this_run() {
+            let _ = writeln!(std::io::stderr(), "PostgreSQL tests skipped: {why}; {how}");
+        }
     });
     None
+}
+
+/// True for the first test binary of one `cargo test` that asks: several binaries use
+/// PostgreSQL, and `cargo test` should say it skipped them once, not once each. The
+/// binaries of one run share their parent (cargo), so a marker file named after it
+/// tells; without a parent id every binary says it.
+fn first_binary_of_this_run() -> bool {
+    #[cfg(unix)]
+    {
+        let marker = std::env::temp_dir().join(format!(
+            "snack-shop-pg-skipped-{}",
+            std::os::unix::process::parent_id()
+        ));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(marker)
+            .is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
 }
 
 #[cfg(unix)]

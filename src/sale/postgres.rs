@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use postgres::{Client, Config, Statement};
 
+mod counter;
 pub mod doubt;
 mod error;
 pub mod link;
@@ -29,6 +30,7 @@ pub mod schema;
 mod sql;
 mod types;
 
+pub use counter::{PgRecorder, REFRESH_EVERY};
 pub use error::PgError;
 use error::{cause, place, scrub};
 pub use open::OPEN_TIMEOUT;
