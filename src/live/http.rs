@@ -1,22 +1,21 @@
 //! Just enough HTTP/1.1 for a read-only page: one request per connection, read within
-//! a deadline and a size limit, answered with `Connection: close`.
+//! a deadline and a size limit (`head`), answered with `Connection: close`.
 //!
 //! Plain `std::net`, no HTTP crate: GET-only and `Connection: close` fit in this file.
 //! It knows nothing of the shop; the routes are the caller's.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// How long a viewer may take to send its request, and to take each part of the reply.
+use super::head::{Head, HeadError};
+
+/// How long a viewer may take to take each part of the reply.
 pub(super) const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a viewer may take to read the whole reply. Per-write timeouts alone would
 /// let a viewer that reads a byte now and then hold its thread for ever.
 pub(super) const REPLY_DEADLINE: Duration = Duration::from_secs(10);
-
-/// The longest request head we read. Browsers send well under 2 KiB.
-pub(super) const MAX_REQUEST: usize = 8 * 1024;
 
 /// The most [`write_within`] hands the socket at once.
 const WRITE_PIECE: usize = 64 * 1024;
@@ -46,15 +45,21 @@ pub(super) fn answer(
     stream: &TcpStream,
     route: impl FnOnce(&HttpRequest) -> HttpResponse,
 ) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut head = [0u8; MAX_REQUEST];
-    let len = read_head(stream, &mut head)?;
-    let response = match std::str::from_utf8(&head[..len]).ok().and_then(parse) {
-        None => HttpResponse::text(400, "Bad Request", "请求格式不对 (bad request)"),
-        Some(request) => route(&request),
+    let mut head = Head::new(stream);
+    let response = match head.read_request_line() {
+        Ok(()) => {
+            head.read_headers()?;
+            match parse(head.request_line()) {
+                Some(request) => route(&request),
+                None => bad_request(),
+            }
+        }
+        Err(HeadError::Garbage) => bad_request(),
+        Err(HeadError::Nothing) => return Ok(()),
+        Err(HeadError::Io(e)) => return Err(e),
     };
-    let head_only = head.starts_with(b"HEAD ");
+    let head_only = head.request_line().starts_with("HEAD ");
     response.write(stream, head_only)?;
     // Half-close so the reply is not cut off by a reset over unread request bytes.
     let _ = stream.shutdown(std::net::Shutdown::Write);
@@ -77,31 +82,12 @@ pub(super) fn busy(stream: &TcpStream) {
     crate::wire::linger::read_away_arrived(stream);
 }
 
-/// Reads until the end of the request head (a blank line), the buffer is full, or the
-/// viewer stops sending. Returns the number of bytes read.
-fn read_head(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let mut len = 0;
-    while len < buf.len() {
-        if Instant::now() > deadline {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        match stream.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
-    }
-    Ok(len)
+fn bad_request() -> HttpResponse {
+    HttpResponse::text(400, "Bad Request", "请求格式不对 (bad request)")
 }
 
-/// Parses the request line: `GET /path?token=... HTTP/1.1`.
-fn parse(head: &str) -> Option<HttpRequest<'_>> {
-    let line = head.lines().next()?;
+/// Parses the request line (without its line end): `GET /path?token=... HTTP/1.1`.
+fn parse(line: &str) -> Option<HttpRequest<'_>> {
     let mut parts = line.split(' ');
     let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
     if !version.starts_with("HTTP/1.") || parts.next().is_some() {
@@ -179,6 +165,7 @@ fn write_within(mut stream: &TcpStream, mut bytes: &[u8], deadline: Instant) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::net::TcpListener;
     use std::thread;
 
@@ -191,12 +178,12 @@ mod tests {
                 token,
             })
         };
-        assert_eq!(parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), get("/", None));
+        assert_eq!(parse("GET / HTTP/1.1"), get("/", None));
         assert_eq!(
-            parse("GET /api/state?x=1&token=abc HTTP/1.1\r\n\r\n"),
+            parse("GET /api/state?x=1&token=abc HTTP/1.1"),
             get("/api/state", Some("abc"))
         );
-        assert_eq!(parse("GET /\r\n\r\n"), None);
+        assert_eq!(parse("GET /"), None);
         assert_eq!(parse(""), None);
         assert_eq!(parse("GET / HTTP/1.1 extra\r\n"), None);
     }

@@ -12,6 +12,7 @@
 //!   protocol plumbing). `addresses` lists where students can connect.
 
 mod addresses;
+mod head;
 mod http;
 mod hub;
 mod message;
