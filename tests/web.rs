@@ -80,7 +80,11 @@ impl View {
         stream
             .set_read_timeout(Some(Duration::from_secs(15)))
             .unwrap();
-        write!(stream, "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n")?;
+        write!(
+            stream,
+            "GET {target} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            self.addr
+        )?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw)?;
         let text = String::from_utf8(raw).expect("responses are UTF-8");

@@ -119,6 +119,55 @@ fn status_and_body(answer: &[u8]) -> (u16, String) {
 }
 
 #[test]
+fn only_host_names_of_this_server_are_answered() {
+    let (server, view) = start("127.0.0.1:0", &[]);
+    let port = view.addr.port();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        "127.0.0.1".to_string(),
+        format!("localhost:{port}"),
+        "LocalHost".to_string(),
+    ] {
+        let (status, body) = view.get_as(None, &host, "/api/state");
+        assert_eq!(status, 200, "Host: {host}: {body}");
+    }
+    // A page on another site whose name was rebound to 127.0.0.1 (DNS rebinding).
+    for host in [
+        format!("evil.test:{port}"),
+        "evil.test".to_string(),
+        format!("localhost.evil.test:{port}"),
+        format!("127.0.0.1.evil.test:{port}"),
+        format!("192.0.2.1:{port}"),
+    ] {
+        for path in ["/", "/api/state"] {
+            let (status, body) = view.get_as(None, &host, path);
+            assert_eq!(status, 403, "Host: {host} {path}: {body}");
+            assert!(!body.contains("customers") && !body.contains("<script"));
+        }
+    }
+    // One line in the log, however many requests: then something later, to know
+    // that what came before it is in the log.
+    let _ = server.customer();
+    assert!(server.wait_for_log("connected", SHOWS_WITHIN));
+    let log = server.stderr();
+    let lines = log.lines().filter(|l| l.contains("evil.test")).count();
+    assert_eq!(lines, 1, "{log}");
+
+    // A wildcard view answers to the machine's addresses, as the page lists them.
+    let (_server, view) = start("0.0.0.0:0", &["--host", "0.0.0.0"]);
+    let port = view.addr.port();
+    let state = view.state();
+    for a in state["addresses"].as_array().unwrap() {
+        let shop: SocketAddr = a["addr"].as_str().unwrap().parse().unwrap();
+        let host = SocketAddr::new(shop.ip(), port).to_string();
+        let (status, body) = view.get_as(None, &host, &view.with_token("/api/state"));
+        assert_eq!(status, 200, "Host: {host}: {body}");
+    }
+    let (status, _) = view.get_as(None, "evil.test", &view.with_token("/"));
+    assert_eq!(status, 403);
+}
+
+#[test]
 fn bare_line_feeds_are_http_and_garbage_is_a_bad_request() {
     let (_server, view) = start("127.0.0.1:0", &[]);
     let answer = send(connect(None, view.addr), b"GET /api/state HTTP/1.0\n\n");

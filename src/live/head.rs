@@ -96,6 +96,19 @@ impl<'a> Head<'a> {
         Ok(())
     }
 
+    /// The header lines read, without line ends.
+    pub(super) fn headers(&self) -> impl Iterator<Item = &str> {
+        let text = match std::str::from_utf8(&self.buf) {
+            Ok(text) => text,
+            // Header values are ASCII; a stray byte only hides the lines after it.
+            Err(e) => std::str::from_utf8(&self.buf[..e.valid_up_to()]).unwrap_or(""),
+        };
+        text.split('\n')
+            .skip(1)
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .take_while(|l| !l.is_empty())
+    }
+
     fn read_more(&mut self) -> io::Result<()> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

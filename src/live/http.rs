@@ -39,11 +39,11 @@ pub(super) struct HttpResponse {
     pub(super) csp: Option<String>,
 }
 
-/// Reads one request from `stream`, answers it with `route`'s response, and
-/// half-closes; the connection then closes.
+/// Reads one request from `stream`, answers it with `route`'s response (given the
+/// request and its Host header, if any), and half-closes; the connection then closes.
 pub(super) fn answer(
     stream: &TcpStream,
-    route: impl FnOnce(&HttpRequest) -> HttpResponse,
+    route: impl FnOnce(&HttpRequest, Option<&str>) -> HttpResponse,
 ) -> io::Result<()> {
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut head = Head::new(stream);
@@ -51,7 +51,7 @@ pub(super) fn answer(
         Ok(()) => {
             head.read_headers()?;
             match parse(head.request_line()) {
-                Some(request) => route(&request),
+                Some(request) => route(&request, host(head.headers())),
                 None => bad_request(),
             }
         }
@@ -84,6 +84,14 @@ pub(super) fn busy(stream: &TcpStream) {
 
 fn bad_request() -> HttpResponse {
     HttpResponse::text(400, "Bad Request", "请求格式不对 (bad request)")
+}
+
+/// The value of the Host header among `headers`.
+fn host<'a>(mut headers: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    headers.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("host").then(|| value.trim())
+    })
 }
 
 /// Parses the request line (without its line end): `GET /path?token=... HTTP/1.1`.
@@ -186,6 +194,9 @@ mod tests {
         assert_eq!(parse("GET /"), None);
         assert_eq!(parse(""), None);
         assert_eq!(parse("GET / HTTP/1.1 extra\r\n"), None);
+        let lines = ["Accept: */*", "HOST:  [::1]:80 ", "Host: second"];
+        assert_eq!(host(lines.into_iter()), Some("[::1]:80"));
+        assert_eq!(host(["Hostname: x"].into_iter()), None);
     }
 
     #[test]

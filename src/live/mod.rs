@@ -9,10 +9,12 @@
 //!   assembles the JSON when a viewer asks;
 //! - the viewer side: a small read-only HTTP server (`server`: accept loop and viewer
 //!   limits; `site`: the routes, the token and the page `page.*`; `http`: the
-//!   protocol plumbing). `addresses` lists where students can connect.
+//!   protocol plumbing; `head`: reading a request; `host`: the names it answers to).
+//!   `addresses` lists where students can connect.
 
 mod addresses;
 mod head;
+mod host;
 mod http;
 mod hub;
 mod message;

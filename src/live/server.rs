@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use log::{debug, warn};
 
+use super::host::Hosts;
 use super::http;
 use super::hub::Hub;
 use super::site::{Site, new_token};
@@ -85,7 +86,11 @@ pub fn start(addr: SocketAddr, hub: Hub) -> io::Result<LiveView> {
     } else {
         Some(new_token()?)
     };
-    let site = Arc::new(Site::new(hub, token.clone())?);
+    let hosts = Hosts::new(
+        addr,
+        super::reachable(addr).into_iter().map(|r| r.addr.ip()),
+    );
+    let site = Arc::new(Site::new(hub, token.clone(), hosts)?);
     thread::Builder::new()
         .name("web-accept".into())
         .spawn(move || accept_loop(&listener, &site))?;
@@ -116,7 +121,7 @@ fn accept_loop(listener: &TcpListener, site: &Arc<Site>) {
             .spawn(move || {
                 // Held until the answer is sent: frees the place in the gate.
                 let _pass = pass;
-                if let Err(e) = http::answer(&stream, |request| site.route(request)) {
+                if let Err(e) = http::answer(&stream, |request, host| site.route(request, host)) {
                     debug!("live view: {peer}: {e}");
                 }
             });

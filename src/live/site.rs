@@ -7,11 +7,13 @@
 //! **Safety.** Read-only: no request changes anything. When the view listens on
 //! anything but loopback, the page and the API need a random token in the query string
 //! (`?token=...`), compared in constant time: students' addresses and messages are not
-//! for every machine on the LAN. The page puts customer text into the DOM only as text,
+//! for every machine on the LAN. Only requests for a name of this server are answered
+//! (`host`: DNS rebinding). The page puts customer text into the DOM only as text,
 //! and its Content-Security-Policy forbids any script but its own.
 
 use std::io;
 
+use super::host::Hosts;
 use super::http::{HttpRequest, HttpResponse};
 use super::hub::Hub;
 
@@ -23,17 +25,19 @@ const PAGE_JS: &str = include_str!("page.js");
 pub(super) struct Site {
     hub: Hub,
     token: Option<String>,
+    hosts: Hosts,
     page: String,
     csp: String,
 }
 
 impl Site {
-    /// The site of `hub`, asking for `token` if there is one.
-    pub(super) fn new(hub: Hub, token: Option<String>) -> io::Result<Site> {
+    /// The site of `hub`, asking for `token` if there is one, for requests to `hosts`.
+    pub(super) fn new(hub: Hub, token: Option<String>, hosts: Hosts) -> io::Result<Site> {
         let nonce = new_token()?;
         Ok(Site {
             hub,
             token,
+            hosts,
             page: page(&nonce),
             csp: format!(
                 "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
@@ -43,7 +47,16 @@ impl Site {
         })
     }
 
-    pub(super) fn route(&self, request: &HttpRequest) -> HttpResponse {
+    /// The answer to `request`, sent with `host` as its Host header.
+    pub(super) fn route(&self, request: &HttpRequest, host: Option<&str>) -> HttpResponse {
+        if !self.hosts.allow(host) {
+            return HttpResponse::text(
+                403,
+                "Forbidden",
+                "这个地址不是本服务器:请用 IP 地址或 localhost 打开实时视图。\n\
+                 Not a name of this server: open the live view by its IP address or localhost.",
+            );
+        }
         if request.method != "GET" && request.method != "HEAD" {
             return HttpResponse::text(405, "Method Not Allowed", "只读页面 (read-only)");
         }
