@@ -168,6 +168,70 @@ fn only_host_names_of_this_server_are_answered() {
 }
 
 #[test]
+fn a_few_addresses_cannot_blank_the_teachers_view() {
+    let (_server, view) = start("0.0.0.0:0", &[]);
+    let token = view.token.clone().expect("a token off loopback");
+    // Eight "machines", each holding eight connections without the token: half say
+    // nothing, half trickle a request line that never ends.
+    let mut silent = Vec::new();
+    let mut tricklers = Vec::new();
+    for machine in 2..=9u8 {
+        for i in 0..8 {
+            let stream = connect(Some(IpAddr::from([127, 0, 0, machine])), view.addr);
+            if i % 2 == 0 {
+                silent.push(stream);
+            } else {
+                tricklers.push(stream);
+            }
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickling = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut sent = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let byte = b"GET /api/state?x=".get(sent).copied().unwrap_or(b'a');
+                for s in &mut tricklers {
+                    let _ = s.write_all(&[byte]);
+                }
+                sent += 1;
+                thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    thread::sleep(Duration::from_millis(300));
+    let at_home = view.addr.to_string();
+    let path = format!("/api/state?token={token}");
+    for round in 0..10 {
+        // The teacher's PC, and the projector's machine on the LAN with the token.
+        let (status, body) = view.get_as(None, &at_home, &path);
+        assert_eq!(
+            status, 200,
+            "round {round}, from the server's machine: {body}"
+        );
+        let projector = Some(IpAddr::from([127, 0, 0, 20]));
+        let (status, body) = view.get_as(projector, &at_home, &path);
+        assert_eq!(status, 200, "round {round}, with the token: {body}");
+        thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, Ordering::Relaxed);
+    trickling.join().unwrap();
+    drop(silent);
+}
+
+#[test]
+fn a_request_line_without_the_token_is_refused_at_once() {
+    let (_server, view) = start("0.0.0.0:0", &[]);
+    // The rest of the head never comes: the answer must not wait for it.
+    let stream = connect(None, view.addr);
+    let answer = send(stream, b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    let (status, body) = status_and_body(&answer);
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&answer));
+    assert!(!body.contains("customers"));
+}
+
+#[test]
 fn bare_line_feeds_are_http_and_garbage_is_a_bad_request() {
     let (_server, view) = start("127.0.0.1:0", &[]);
     let answer = send(connect(None, view.addr), b"GET /api/state HTTP/1.0\n\n");

@@ -137,6 +137,9 @@ mod tests {
         assert!(hosts.allow(None), "no Host: not a browser");
         let logged = lock(&hosts.logged);
         assert!(logged.0.is_some(), "the first refusal was logged");
-        assert_eq!(logged.1, 9, "the others only counted, until a minute has passed");
+        assert_eq!(
+            logged.1, 9,
+            "the others only counted, until a minute has passed"
+        );
     }
 }

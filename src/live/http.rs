@@ -39,22 +39,32 @@ pub(super) struct HttpResponse {
     pub(super) csp: Option<String>,
 }
 
-/// Reads one request from `stream`, answers it with `route`'s response (given the
-/// request and its Host header, if any), and half-closes; the connection then closes.
+/// Reads one request from `stream`, answers it, and half-closes; the connection then
+/// closes. As soon as the request line is in, `early` may answer it (a missing token)
+/// without waiting for the headers; else the answer is `route`'s, given the request
+/// and its Host header, if any.
 pub(super) fn answer(
     stream: &TcpStream,
+    early: impl FnOnce(&HttpRequest) -> Option<HttpResponse>,
     route: impl FnOnce(&HttpRequest, Option<&str>) -> HttpResponse,
 ) -> io::Result<()> {
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut head = Head::new(stream);
+    // Answered before the whole head was read: the rest may still be on its way.
+    let mut early_answer = true;
     let response = match head.read_request_line() {
-        Ok(()) => {
-            head.read_headers()?;
-            match parse(head.request_line()) {
-                Some(request) => route(&request, host(head.headers())),
-                None => bad_request(),
+        Ok(()) => match parse(head.request_line()).map(|request| early(&request)) {
+            None => bad_request(),
+            Some(Some(refused)) => refused,
+            Some(None) => {
+                head.read_headers()?;
+                early_answer = false;
+                match parse(head.request_line()) {
+                    Some(request) => route(&request, host(head.headers())),
+                    None => bad_request(),
+                }
             }
-        }
+        },
         Err(HeadError::Garbage) => bad_request(),
         Err(HeadError::Nothing) => return Ok(()),
         Err(HeadError::Io(e)) => return Err(e),
@@ -63,6 +73,11 @@ pub(super) fn answer(
     response.write(stream, head_only)?;
     // Half-close so the reply is not cut off by a reset over unread request bytes.
     let _ = stream.shutdown(std::net::Shutdown::Write);
+    if early_answer {
+        // Bytes still arriving would make the close a reset, which can destroy the
+        // answer on the way: read them away, briefly (bounded in time and bytes).
+        crate::wire::linger::linger(stream, false, || None);
+    }
     Ok(())
 }
 

@@ -47,6 +47,21 @@ impl Site {
         })
     }
 
+    /// The answer to a request line that needs no more reading: a missing or wrong
+    /// token, known before the headers arrive. `None`: read on and [`Site::route`].
+    pub(super) fn refuse_early(&self, request: &HttpRequest) -> Option<HttpResponse> {
+        (!self.authorized(request)).then(|| self.answer(request))
+    }
+
+    fn authorized(&self, request: &HttpRequest) -> bool {
+        match &self.token {
+            None => true,
+            Some(token) => request
+                .token
+                .is_some_and(|given| same(given.as_bytes(), token.as_bytes())),
+        }
+    }
+
     /// The answer to `request`, sent with `host` as its Host header.
     pub(super) fn route(&self, request: &HttpRequest, host: Option<&str>) -> HttpResponse {
         if !self.hosts.allow(host) {
@@ -57,15 +72,14 @@ impl Site {
                  Not a name of this server: open the live view by its IP address or localhost.",
             );
         }
+        self.answer(request)
+    }
+
+    fn answer(&self, request: &HttpRequest) -> HttpResponse {
         if request.method != "GET" && request.method != "HEAD" {
             return HttpResponse::text(405, "Method Not Allowed", "只读页面 (read-only)");
         }
-        let authorized = match &self.token {
-            None => true,
-            Some(token) => request
-                .token
-                .is_some_and(|given| same(given.as_bytes(), token.as_bytes())),
-        };
+        let authorized = self.authorized(request);
         match request.path {
             "/" | "/index.html" | "/api/state" if !authorized => HttpResponse::text(
                 403,
