@@ -262,3 +262,28 @@ fn bare_line_feeds_are_http_and_garbage_is_a_bad_request() {
         );
     }
 }
+
+#[test]
+#[cfg(unix)] // Windows refuses to remove a file in use
+fn the_page_shows_the_ledger_alarm() {
+    let dir = temp_dir();
+    let ledger = dir.join("shop.db");
+    let (server, view) = start(
+        "127.0.0.1:0",
+        &["--ledger", ledger.to_str().expect("utf-8 path")],
+    );
+    let mut c = server.customer();
+    assert_eq!(c.ask("西瓜"), "购买成功,余额 -2");
+    assert_eq!(view.state()["alarm"], Value::Null, "all is well");
+    std::fs::remove_file(&ledger).unwrap();
+    assert!(c.ask("西瓜").contains("没能记入账本"), "not recorded");
+    let state = view.state();
+    let alarm = state["alarm"].as_str().expect("an alarm in the state");
+    assert!(
+        alarm.contains("shop.db") && alarm.contains("放回原处"),
+        "{alarm}"
+    );
+    let (status, page) = view.get_as(None, &view.addr.to_string(), "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"alarm\""), "a place for it on the page");
+}

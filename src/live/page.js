@@ -145,6 +145,9 @@ function drawFeed(s) {
 }
 
 function draw(s) {
+  // The ledger cannot record sales: shown above everything, as text.
+  $("alarm").textContent = s.alarm ? "账本出错 ledger alarm: " + s.alarm : "";
+  show("alarm", Boolean(s.alarm));
   drawAddresses(s);
   drawCustomers(s);
   drawAlerts(s);

@@ -65,6 +65,7 @@ impl HubInner {
         let alerts: Vec<AlertEntry> = lock(&self.alerts).iter().cloned().collect();
         Snapshot {
             now: now_ns() / 1_000_000,
+            alarm: self.shop.alarm(),
             encoding: self.wire.describe(),
             addresses: lock(&self.addresses).clone(),
             customers,
@@ -86,6 +87,9 @@ impl HubInner {
 pub(super) struct Snapshot {
     /// Server time, milliseconds since the Unix epoch.
     now: u64,
+    /// What is wrong with recording sales now (the ledger file removed or
+    /// overwritten), in the words of the log; `null` while all is well.
+    alarm: Option<String>,
     /// The shop's wire encoding setting.
     encoding: &'static str,
     /// Where students connect.
