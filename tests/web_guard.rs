@@ -287,3 +287,18 @@ fn the_page_shows_the_ledger_alarm() {
     assert_eq!(status, 200);
     assert!(page.contains("id=\"alarm\""), "a place for it on the page");
 }
+
+#[test]
+fn the_token_stays_out_of_the_log() {
+    let (mut server, view) = start("0.0.0.0:0", &[]);
+    let token = view.token.clone().expect("a token off loopback");
+    assert!(server.wait_for_log("live view also at", SHOWS_WITHIN));
+    let log = server.stderr();
+    assert!(!log.contains(&token), "{log}");
+    // Where else the page can be opened: on stdout, with the token.
+    let also = server.stdout_line();
+    assert!(
+        also.starts_with("live view also at http://") && also.ends_with(&token),
+        "{also}"
+    );
+}
