@@ -3,8 +3,6 @@
 //! holding connections, the request line checked at once, bare LF and garbage, the
 //! ledger alarm on the page, the token kept out of the log, and the size of the state.
 
-#![allow(dead_code, unused_imports)] // until every test of this file is in
-
 mod support;
 
 use std::io::{Read, Write};
@@ -301,4 +299,45 @@ fn the_token_stays_out_of_the_log() {
         also.starts_with("live view also at http://") && also.ends_with(&token),
         "{also}"
     );
+}
+
+#[test]
+fn the_state_of_a_big_catalog_is_capped() {
+    const ITEMS: usize = 3_000;
+    let mut toml = String::new();
+    for i in 0..ITEMS {
+        toml.push_str(&format!(
+            "[[goods]]\nname = \"货{i:05}\"\nprice = 1.5\nstock = 10\n"
+        ));
+    }
+    let goods = support::goods_file(&toml);
+    let mut server = ShopServer::start_raw(
+        &[
+            "--goods",
+            goods.to_str().expect("utf-8 path"),
+            "--web",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    let view = view_of(&mut server);
+    let mut c = server.customer();
+    let last = format!("货{:05}", ITEMS - 1);
+    assert!(c.ask(&last).starts_with("购买成功"));
+    let deadline = Instant::now() + SHOWS_WITHIN;
+    let state = loop {
+        let state = view.state();
+        if state["total"]["sold"] == 1 || Instant::now() > deadline {
+            break state;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let items = state["items"].as_array().unwrap();
+    let shown = items.len();
+    assert!((100..ITEMS).contains(&shown), "{shown} items shown");
+    assert_eq!(state["items_more"], ITEMS - shown, "the rest counted");
+    assert_eq!(state["total"]["sold"], 1, "the total counts every item");
+    assert_eq!(state["total"]["takings"], 1.5);
+    let (_, body) = view.get_as(None, &view.addr.to_string(), "/api/state");
+    assert!(body.len() < 200_000, "{} bytes", body.len());
 }

@@ -37,6 +37,9 @@ pub(super) struct HttpResponse {
     pub(super) content_type: &'static str,
     pub(super) body: Vec<u8>,
     pub(super) csp: Option<String>,
+    /// Held until the response has been written, then dropped: a place among the
+    /// large responses being sent (see `site`).
+    pub(super) hold: Option<Box<dyn Send>>,
 }
 
 /// Reads one request from `stream`, answers it, and half-closes; the connection then
@@ -71,6 +74,8 @@ pub(super) fn answer(
     };
     let head_only = head.request_line().starts_with("HEAD ");
     response.write(stream, head_only)?;
+    // Written: whatever it held is given back before any lingering.
+    drop(response.hold);
     // Half-close so the reply is not cut off by a reset over unread request bytes.
     let _ = stream.shutdown(std::net::Shutdown::Write);
     if early_answer {
@@ -136,6 +141,7 @@ impl HttpResponse {
             content_type: "text/plain; charset=utf-8",
             body: body.as_bytes().to_vec(),
             csp: None,
+            hold: None,
         }
     }
 

@@ -130,7 +130,8 @@ function drawItems(s) {
       bar,
       el("span", "figures", "售 " + it.sold + " · " + left + " · " + yuan(it.takings)));
   }));
-  $("total").textContent = "合计 total: 售出 " + s.total.sold + " 件,收入 " + yuan(s.total.takings);
+  $("total").textContent = "合计 total: 售出 " + s.total.sold + " 件,收入 " + yuan(s.total.takings) +
+    (s.items_more ? " · 另有 " + s.items_more + " 种商品未列出 (more items not listed)" : "");
 }
 
 function drawFeed(s) {

@@ -12,6 +12,8 @@
 //! and its Content-Security-Policy forbids any script but its own.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::host::Hosts;
 use super::http::{HttpRequest, HttpResponse};
@@ -21,6 +23,14 @@ const PAGE_HTML: &str = include_str!("page.html");
 const PAGE_CSS: &str = include_str!("page.css");
 const PAGE_JS: &str = include_str!("page.js");
 
+/// A state bigger than this is large (hundreds of customers with long messages): at
+/// most [`LARGE_AT_ONCE`] are being sent at once, so viewers that never read cannot
+/// make the server hold many copies of it for the reply deadline.
+const LARGE_BODY: usize = 256 * 1024;
+
+/// Large states being sent at once; more get a 503, and the page asks again.
+const LARGE_AT_ONCE: usize = 4;
+
 /// The view's routes and what they serve.
 pub(super) struct Site {
     hub: Hub,
@@ -28,6 +38,8 @@ pub(super) struct Site {
     hosts: Hosts,
     page: String,
     csp: String,
+    /// Large responses being sent now.
+    large: Arc<AtomicUsize>,
 }
 
 impl Site {
@@ -44,6 +56,7 @@ impl Site {
                  connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; \
                  frame-ancestors 'none'"
             ),
+            large: Arc::default(),
         })
     }
 
@@ -93,17 +106,49 @@ impl Site {
                 content_type: "text/html; charset=utf-8",
                 body: self.page.clone().into_bytes(),
                 csp: Some(self.csp.clone()),
+                hold: None,
             },
-            "/api/state" => HttpResponse {
-                status: 200,
-                reason: "OK",
-                content_type: "application/json; charset=utf-8",
-                body: self.hub.state_json().into_bytes(),
-                csp: None,
-            },
+            "/api/state" => {
+                let body = self.hub.state_json().into_bytes();
+                let hold = match body.len() > LARGE_BODY {
+                    false => None,
+                    true => match Large::take(&self.large) {
+                        Some(large) => Some(Box::new(large) as Box<dyn Send>),
+                        None => return HttpResponse::text(503, "Service Unavailable", "忙 (busy)"),
+                    },
+                };
+                HttpResponse {
+                    status: 200,
+                    reason: "OK",
+                    content_type: "application/json; charset=utf-8",
+                    body,
+                    csp: None,
+                    hold,
+                }
+            }
             "/favicon.ico" => HttpResponse::text(404, "Not Found", ""),
             _ => HttpResponse::text(404, "Not Found", "没有这个页面 (not found)"),
         }
+    }
+}
+
+/// A place among the large responses being sent; dropping it frees the place.
+struct Large(Arc<AtomicUsize>);
+
+impl Large {
+    fn take(count: &Arc<AtomicUsize>) -> Option<Large> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < LARGE_AT_ONCE).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Large(count.clone()))
+    }
+}
+
+impl Drop for Large {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -141,6 +186,18 @@ mod tests {
         let (a, b) = (new_token().unwrap(), new_token().unwrap());
         assert_eq!(a.len(), 32);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn large_responses_are_few_at_once() {
+        let count = Arc::default();
+        let taken: Vec<Large> = (0..LARGE_AT_ONCE)
+            .map(|_| Large::take(&count).expect("a place"))
+            .collect();
+        assert!(Large::take(&count).is_none(), "all places taken");
+        drop(taken);
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+        assert!(Large::take(&count).is_some());
     }
 
     #[test]
