@@ -80,7 +80,11 @@ impl View {
         stream
             .set_read_timeout(Some(Duration::from_secs(15)))
             .unwrap();
-        write!(stream, "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n")?;
+        write!(
+            stream,
+            "GET {target} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            self.addr
+        )?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw)?;
         let text = String::from_utf8(raw).expect("responses are UTF-8");
@@ -519,9 +523,10 @@ fn idle_connections_from_one_address_do_not_blank_the_view_for_others() {
     // browser, from another address, is still answered at once; the script's extra
     // connections are turned away at once rather than waited for.
     let (_server, view) = start("0.0.0.0:0", &[]);
-    let idle: Vec<TcpStream> = (0..20)
-        .map(|_| TcpStream::connect(view.addr).unwrap())
-        .collect();
+    // The student's machine: not the server's own, whose connections have places of
+    // their own.
+    let script = IpAddr::from([127, 0, 0, 3]);
+    let idle: Vec<TcpStream> = (0..20).map(|_| connect_from(script, view.addr)).collect();
     // The teacher's browser, on another machine as far as the view can tell.
     let teacher = View {
         addr: view.addr,
@@ -543,7 +548,7 @@ fn idle_connections_from_one_address_do_not_blank_the_view_for_others() {
     // One more from the script's address: closed at once, with a 503 if it gets there
     // before the close (a request that crosses the close may just see a reset).
     let started = Instant::now();
-    let mut extra = TcpStream::connect(view.addr).unwrap();
+    let mut extra = connect_from(script, view.addr);
     extra
         .set_read_timeout(Some(Duration::from_secs(15)))
         .unwrap();
@@ -560,9 +565,14 @@ fn idle_connections_from_one_address_do_not_blank_the_view_for_others() {
     // the idle connections close, a request from that address is still turned away
     // (a 503, or a reset if it crosses the close).
     drop(idle);
+    let student = View {
+        addr: view.addr,
+        token: view.token.clone(),
+        from: Some(script),
+    };
     let deadline = Instant::now() + SHOWS_WITHIN;
-    while view
-        .try_get(&view.with_token("/api/state"))
+    while student
+        .try_get(&student.with_token("/api/state"))
         .map_or(true, |r| r.status != 200)
     {
         assert!(Instant::now() < deadline, "never served again");

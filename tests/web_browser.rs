@@ -328,3 +328,47 @@ fn the_page_in_a_real_browser() {
     );
     drop(browser);
 }
+
+/// The ledger alarm (issue 23): shown at the top of the open page, as text, even when
+/// the ledger's path holds markup.
+#[test]
+#[cfg(unix)] // removes the ledger file while the shop has it open
+#[ignore = "needs Chromium; .ci/run installs it and runs this with --ignored"]
+fn the_ledger_alarm_in_a_real_browser() {
+    let dir = support::temp_dir().join("<img src=x onerror=\"window.__pwned=1\">");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ledger = dir.join("shop.db");
+    let ledger_arg = ledger.to_str().expect("utf-8 path");
+    let mut server = ShopServer::start(&["--web", "127.0.0.1:0", "--ledger", ledger_arg]);
+    let line = server.stdout_line();
+    let url = line
+        .strip_prefix("live view on ")
+        .unwrap_or_else(|| panic!("second stdout line: {line:?}"))
+        .to_string();
+    let browser = Browser::start();
+    let mut page = browser.page();
+    page.call("Page.navigate", json!({ "url": url }));
+    page.wait_for("the stock of 西瓜", &contains("#items", "剩 50"));
+    assert_eq!(
+        page.eval("document.getElementById('alarm').classList.contains('hidden')"),
+        json!(true),
+        "no alarm while all is well"
+    );
+
+    std::fs::remove_file(&ledger).unwrap();
+    let mut c = server.customer();
+    assert!(c.ask("西瓜").contains("没能记入账本"));
+    page.wait_for("the alarm", &contains("#alarm", "放回原处"));
+    page.wait_for("the path, as text", &contains("#alarm", "<img src=x"));
+    assert_eq!(
+        page.eval("document.getElementById('alarm').classList.contains('hidden')"),
+        json!(false),
+        "the alarm is shown"
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('img').length"),
+        json!(0)
+    );
+    assert_eq!(page.eval("typeof window.__pwned"), json!("undefined"));
+    drop(browser);
+}

@@ -1,22 +1,21 @@
 //! Just enough HTTP/1.1 for a read-only page: one request per connection, read within
-//! a deadline and a size limit, answered with `Connection: close`.
+//! a deadline and a size limit (`head`), answered with `Connection: close`.
 //!
 //! Plain `std::net`, no HTTP crate: GET-only and `Connection: close` fit in this file.
 //! It knows nothing of the shop; the routes are the caller's.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// How long a viewer may take to send its request, and to take each part of the reply.
+use super::head::{Head, HeadError};
+
+/// How long a viewer may take to take each part of the reply.
 pub(super) const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a viewer may take to read the whole reply. Per-write timeouts alone would
 /// let a viewer that reads a byte now and then hold its thread for ever.
 pub(super) const REPLY_DEADLINE: Duration = Duration::from_secs(10);
-
-/// The longest request head we read. Browsers send well under 2 KiB.
-pub(super) const MAX_REQUEST: usize = 8 * 1024;
 
 /// The most [`write_within`] hands the socket at once.
 const WRITE_PIECE: usize = 64 * 1024;
@@ -38,26 +37,52 @@ pub(super) struct HttpResponse {
     pub(super) content_type: &'static str,
     pub(super) body: Vec<u8>,
     pub(super) csp: Option<String>,
+    /// Held until the response has been written, then dropped: a place among the
+    /// large responses being sent (see `site`).
+    pub(super) hold: Option<Box<dyn Send>>,
 }
 
-/// Reads one request from `stream`, answers it with `route`'s response, and
-/// half-closes; the connection then closes.
+/// Reads one request from `stream`, answers it, and half-closes; the connection then
+/// closes. As soon as the request line is in, `early` may answer it (a missing token)
+/// without waiting for the headers; else the answer is `route`'s, given the request
+/// and its Host header, if any.
 pub(super) fn answer(
     stream: &TcpStream,
-    route: impl FnOnce(&HttpRequest) -> HttpResponse,
+    early: impl FnOnce(&HttpRequest) -> Option<HttpResponse>,
+    route: impl FnOnce(&HttpRequest, Option<&str>) -> HttpResponse,
 ) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut head = [0u8; MAX_REQUEST];
-    let len = read_head(stream, &mut head)?;
-    let response = match std::str::from_utf8(&head[..len]).ok().and_then(parse) {
-        None => HttpResponse::text(400, "Bad Request", "请求格式不对 (bad request)"),
-        Some(request) => route(&request),
+    let mut head = Head::new(stream);
+    // Answered before the whole head was read: the rest may still be on its way.
+    let mut early_answer = true;
+    let response = match head.read_request_line() {
+        Ok(()) => match parse(head.request_line()).map(|request| early(&request)) {
+            None => bad_request(),
+            Some(Some(refused)) => refused,
+            Some(None) => {
+                head.read_headers()?;
+                early_answer = false;
+                match parse(head.request_line()) {
+                    Some(request) => route(&request, host(head.headers())),
+                    None => bad_request(),
+                }
+            }
+        },
+        Err(HeadError::Garbage) => bad_request(),
+        Err(HeadError::Nothing) => return Ok(()),
+        Err(HeadError::Io(e)) => return Err(e),
     };
-    let head_only = head.starts_with(b"HEAD ");
+    let head_only = head.request_line().starts_with("HEAD ");
     response.write(stream, head_only)?;
+    // Written: whatever it held is given back before any lingering.
+    drop(response.hold);
     // Half-close so the reply is not cut off by a reset over unread request bytes.
     let _ = stream.shutdown(std::net::Shutdown::Write);
+    if early_answer {
+        // Bytes still arriving would make the close a reset, which can destroy the
+        // answer on the way: read them away, briefly (bounded in time and bytes).
+        crate::wire::linger::linger(stream, false, || None);
+    }
     Ok(())
 }
 
@@ -77,31 +102,20 @@ pub(super) fn busy(stream: &TcpStream) {
     crate::wire::linger::read_away_arrived(stream);
 }
 
-/// Reads until the end of the request head (a blank line), the buffer is full, or the
-/// viewer stops sending. Returns the number of bytes read.
-fn read_head(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let mut len = 0;
-    while len < buf.len() {
-        if Instant::now() > deadline {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        match stream.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
-    }
-    Ok(len)
+fn bad_request() -> HttpResponse {
+    HttpResponse::text(400, "Bad Request", "请求格式不对 (bad request)")
 }
 
-/// Parses the request line: `GET /path?token=... HTTP/1.1`.
-fn parse(head: &str) -> Option<HttpRequest<'_>> {
-    let line = head.lines().next()?;
+/// The value of the Host header among `headers`.
+fn host<'a>(mut headers: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    headers.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("host").then(|| value.trim())
+    })
+}
+
+/// Parses the request line (without its line end): `GET /path?token=... HTTP/1.1`.
+fn parse(line: &str) -> Option<HttpRequest<'_>> {
     let mut parts = line.split(' ');
     let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
     if !version.starts_with("HTTP/1.") || parts.next().is_some() {
@@ -127,6 +141,7 @@ impl HttpResponse {
             content_type: "text/plain; charset=utf-8",
             body: body.as_bytes().to_vec(),
             csp: None,
+            hold: None,
         }
     }
 
@@ -179,6 +194,7 @@ fn write_within(mut stream: &TcpStream, mut bytes: &[u8], deadline: Instant) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::net::TcpListener;
     use std::thread;
 
@@ -191,14 +207,17 @@ mod tests {
                 token,
             })
         };
-        assert_eq!(parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), get("/", None));
+        assert_eq!(parse("GET / HTTP/1.1"), get("/", None));
         assert_eq!(
-            parse("GET /api/state?x=1&token=abc HTTP/1.1\r\n\r\n"),
+            parse("GET /api/state?x=1&token=abc HTTP/1.1"),
             get("/api/state", Some("abc"))
         );
-        assert_eq!(parse("GET /\r\n\r\n"), None);
+        assert_eq!(parse("GET /"), None);
         assert_eq!(parse(""), None);
         assert_eq!(parse("GET / HTTP/1.1 extra\r\n"), None);
+        let lines = ["Accept: */*", "HOST:  [::1]:80 ", "Host: second"];
+        assert_eq!(host(lines.into_iter()), Some("[::1]:80"));
+        assert_eq!(host(["Hostname: x"].into_iter()), None);
     }
 
     #[test]

@@ -7,11 +7,15 @@
 //! - the shop side: each connection thread reports through a [`Tap`] (`tap`), which
 //!   never waits; the `hub` keeps bounded copies (`message`, `ring`), and `state`
 //!   assembles the JSON when a viewer asks;
-//! - the viewer side: a small read-only HTTP server (`server`: accept loop and viewer
-//!   limits; `site`: the routes, the token and the page `page.*`; `http`: the
-//!   protocol plumbing). `addresses` lists where students can connect.
+//! - the viewer side: a small read-only HTTP server (`server`: accept loop; `gate`:
+//!   viewer limits; `site`: the routes, the token and the page `page.*`; `http`: the
+//!   protocol plumbing; `head`: reading a request; `host`: the names it answers to).
+//!   `addresses` lists where students can connect.
 
 mod addresses;
+mod gate;
+mod head;
+mod host;
 mod http;
 mod hub;
 mod message;

@@ -134,6 +134,9 @@ function drawItems(s) {
   if (s.all_counters) {
     total += " · 所有柜台 all counters: 售出 " + s.all_counters.sold + " 件,收入 " + yuan(s.all_counters.takings);
   }
+  if (s.items_more) {
+    total += " · 另有 " + s.items_more + " 种商品未列出 (more items not listed)";
+  }
   $("total").textContent = total;
 }
 
@@ -149,6 +152,9 @@ function drawFeed(s) {
 }
 
 function draw(s) {
+  // The ledger cannot record sales: shown above everything, as text.
+  $("alarm").textContent = s.alarm ? "账本出错 ledger alarm: " + s.alarm : "";
+  show("alarm", Boolean(s.alarm));
   drawAddresses(s);
   drawCustomers(s);
   drawAlerts(s);

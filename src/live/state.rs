@@ -16,6 +16,12 @@ use crate::wire::codec::{self, Charset};
 /// Recent messages shown in a customer's row of `/api/state`.
 pub(super) const RECENT_PER_CUSTOMER: usize = 3;
 
+/// Items listed in `/api/state` (the total counts them all). A projector shows a few
+/// dozen bars; a 100,000-item catalog made each state 7.5 MB, and 64 viewers that
+/// never read held 1.6 GB. With this cap a state stays well under a megabyte in
+/// items, however big the catalog.
+pub(super) const MAX_ITEMS_SHOWN: usize = 500;
+
 impl HubInner {
     pub(super) fn snapshot(&self) -> Snapshot {
         // The map lock is released before any slot is locked.
@@ -44,20 +50,21 @@ impl HubInner {
             .map(|i| (i.name.clone(), i.price))
             .collect();
         let (mut sold, mut takings) = (0, Price(0));
-        let items = self
-            .shop
-            .sales()
+        let sales = self.shop.sales();
+        for sale in &sales {
+            sold += sale.count;
+            takings = takings.saturating_add(sale.takings);
+        }
+        let items_more = sales.len().saturating_sub(MAX_ITEMS_SHOWN);
+        let items = sales
             .into_iter()
-            .map(|sale| {
-                sold += sale.count;
-                takings = takings.saturating_add(sale.takings);
-                ItemJson {
-                    price: prices.get(&sale.name).map(|&p| yuan(p)),
-                    name: sale.name,
-                    sold: sale.count,
-                    remaining: sale.remaining,
-                    takings: yuan(sale.takings),
-                }
+            .take(MAX_ITEMS_SHOWN)
+            .map(|sale| ItemJson {
+                price: prices.get(&sale.name).map(|&p| yuan(p)),
+                name: sale.name,
+                sold: sale.count,
+                remaining: sale.remaining,
+                takings: yuan(sale.takings),
             })
             .collect();
         // Copied under the lock, formatted after it: connections (and the accept loop,
@@ -65,10 +72,12 @@ impl HubInner {
         let alerts: Vec<AlertEntry> = lock(&self.alerts).iter().cloned().collect();
         Snapshot {
             now: now_ns() / 1_000_000,
+            alarm: self.shop.alarm(),
             encoding: self.wire.describe(),
             addresses: lock(&self.addresses).clone(),
             customers,
             items,
+            items_more,
             total: TotalJson {
                 sold,
                 takings: yuan(takings),
@@ -90,13 +99,20 @@ impl HubInner {
 pub(super) struct Snapshot {
     /// Server time, milliseconds since the Unix epoch.
     now: u64,
+    /// What is wrong with recording sales now (the ledger file removed or
+    /// overwritten), in the words of the log; `null` while all is well.
+    alarm: Option<String>,
     /// The shop's wire encoding setting.
     encoding: &'static str,
     /// Where students connect.
     addresses: Vec<AddressJson>,
     /// Oldest connection first.
     customers: Vec<CustomerJson>,
+    /// The first [`MAX_ITEMS_SHOWN`] items, in catalog order.
     items: Vec<ItemJson>,
+    /// Items not listed.
+    items_more: usize,
+    /// Over all items.
     total: TotalJson,
     /// Every counter on a shared ledger (PostgreSQL) together; `null` otherwise.
     all_counters: Option<TotalJson>,

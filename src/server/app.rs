@@ -204,14 +204,28 @@ fn announce(addr: SocketAddr, view: Option<&LiveView>, banner: Option<String>) -
     if let Some(view) = view {
         writeln!(stdout, "live view on {}", view.url())?;
     }
+    // The other addresses of a wildcard view: with the token on stdout only, as the
+    // line above; the log (often kept, or shared) gets them without it.
+    let others = view.filter(|v| v.local_addr().ip().is_unspecified());
+    let others: Vec<SocketAddr> = others
+        .map(|v| {
+            live::reachable(v.local_addr())
+                .into_iter()
+                .map(|r| r.addr)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(view) = view {
+        for addr in &others {
+            writeln!(stdout, "live view also at {}", view.url_at(*addr))?;
+        }
+    }
     if let Some(banner) = banner {
         write!(stdout, "{banner}")?;
     }
     stdout.flush()?;
-    if let Some(view) = view.filter(|v| v.local_addr().ip().is_unspecified()) {
-        for r in live::reachable(view.local_addr()) {
-            info!("live view also at {}", view.url_at(r.addr));
-        }
+    for addr in &others {
+        info!("live view also at http://{addr}/ (the token is in the stdout line)");
     }
     Ok(())
 }
