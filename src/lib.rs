@@ -19,24 +19,29 @@
 //!   `charset`, [`codec`] and `auto` decode and encode GBK / UTF-8 without silent
 //!   substitution; `shared_line` encodes a line once for many customers; `linger` closes
 //!   politely. Nothing here knows the shop.
-//! - `shop`: the rules, no sockets. `catalog` (`goods_file`, `price`) turns goods.toml
-//!   into items; `words` are the keywords; `shelf` and `stock` are the [`Shop`] handle and
-//!   its atomic counters (a purchase in flight is `stock`'s `Ticket`); `greeting`;
+//! - `shop`: the rules, no sockets. `catalog` (`goods_file`, `price`, `auto_clashes`)
+//!   turns goods.toml into items; `words` are the keywords; `shelf` and `stock` are the
+//!   [`Shop`] handle and its atomic counters (a purchase in flight is `stock/ticket.rs`'s
+//!   `Ticket`; `stock/view.rs` the stock a shared database decides); `greeting`;
 //!   `session` answers one customer; `replies` holds every sentence the shop says;
-//!   `record` says how a sale is recorded (the `Recorder` trait); `summary` is the
-//!   shutdown summary; `reload` rereads goods.toml on SIGHUP.
-//! - `sale`: recording a sale. The `Ledger` trait (a store of sales), the
-//!   group-commit `writer` that implements the shop's `Recorder` over it, `store` (its
-//!   failures and alarm), `sqlite` with its `guard` (one writer per file; removed or
-//!   overwritten files), `faults` (a test seam), and `report` (`shop-server report`).
-//! - [`pg_ledger`]: the PostgreSQL ledger for several counters (issue 20), on its own
-//!   types until it is wired in behind the `Ledger` trait.
-//! - [`server`]: the accept loop (`mod.rs`) with `seats`, `threads`, `watched` and
-//!   `shutdown`; `connection` is one customer's loop; `config` the options; `app` the
-//!   wiring `shop-server` runs (catalog, ledger, shop, live view, signals, summary).
+//!   `record` says how a sale is recorded (the `Recorder` trait and its `Verdict`);
+//!   `summary` is the shutdown summary; `reload` rereads goods.toml on SIGHUP.
+//! - `sale`: recording a sale. The `Ledger` trait (a store of sales), the group-commit
+//!   `writer` that implements the shop's `Recorder` over it, `store` (its failures and
+//!   alarm), `sqlite` (with `sqlite/schema.rs`) and its `guard` (one writer per file;
+//!   removed or overwritten files), [`postgres`] (one stock for several counters:
+//!   `counter` is its `Recorder`, `link` reconnects, `doubt` settles a commit cut off),
+//!   `faults` (a test seam), and `report` (`shop-server report`).
+//! - [`server`]: the accept loop (`mod.rs`) with `seats` (and `silence`: whose seat a
+//!   newcomer may take), `threads`, `watched` and `shutdown`; `connection` is one
+//!   customer's loop; `config` the options; `counter` the counter's name; `app` the
+//!   wiring `shop-server` runs (catalog, ledger, shop, live view, signals, summary), with
+//!   `banner` for the classroom.
 //! - `live`: the teacher's live view: connections report through a `tap` to the `hub`
-//!   (bounded `ring`s of `message` copies), `state` makes the JSON; `server`, `site` and
-//!   `http` serve it with the page; `addresses` lists where students can connect.
+//!   (bounded `ring`s of `message` copies), `state` makes the JSON; `server` accepts
+//!   viewers within the `gate`'s limits, `head` and `http` read and answer requests,
+//!   `host` refuses names that are not this server's, `site` routes (token, page);
+//!   `addresses` lists where students can connect.
 //! - [`client`]: `shop-client`'s library: options, the server `reader`, the `input`
 //!   loop and `controller`, the rustyline `editor`, `sanitize` for the terminal.
 //! - [`logger`]: log lines through a bounded queue to one writer thread, so a stalled

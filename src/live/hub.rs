@@ -21,7 +21,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -244,11 +244,9 @@ impl HubInner {
     }
 }
 
-/// Locks `mutex`, also after a thread panicked holding it: the view's data stays
-/// usable, and a panic in one connection must not take the view down.
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// Locks `mutex` the crate's one way (also after a thread panicked holding it: the
+/// view's data stays usable, and a panic in one connection must not take the view down).
+pub(super) use crate::lock::lock;
 
 #[cfg(test)]
 pub(super) mod tests {

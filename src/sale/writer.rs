@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use super::Ledger;
 use super::store::{Alarm, Store};
-use crate::lock::lock;
+use crate::lock::{lock, wait};
 use crate::shop::{Recorder, SaleRecord, Verdict};
 
 /// Most sales waiting for the writer at once; a connection thread that finds the queue
@@ -125,11 +125,7 @@ impl Writer {
     fn enqueue(&self, sale: SaleRecord) -> Enqueued {
         let mut queue = lock(&self.shared.queue);
         while queue.sales.len() >= self.shared.tuning.max_pending && !queue.closed {
-            queue = self
-                .shared
-                .room
-                .wait(queue)
-                .unwrap_or_else(|e| e.into_inner());
+            queue = wait(&self.shared.room, queue);
         }
         if queue.closed {
             return Enqueued::Done(Verdict::NotRecorded);
@@ -254,7 +250,7 @@ fn write_loop(shared: &WriterShared) {
                     return;
                 }
                 queue.writer_idle = true;
-                queue = shared.work.wait(queue).unwrap_or_else(|e| e.into_inner());
+                queue = wait(&shared.work, queue);
             }
             queue.writer_idle = false;
             queue.committing = true;

@@ -69,7 +69,7 @@ impl Context {
     pub(super) fn lock_seats(&self) -> MutexGuard<'_, SeatMap> {
         // A panic elsewhere cannot leave the map half-updated, so a poisoned lock is
         // still safe to use.
-        self.seats.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock::lock(&self.seats)
     }
 
     /// Seats a customer connected from `peer`. In a full shop the customer silent

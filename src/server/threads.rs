@@ -24,7 +24,7 @@ pub(super) struct Job {
 
 impl Context {
     pub(super) fn lock_parked(&self) -> MutexGuard<'_, Vec<(u64, Sender<Job>)>> {
-        self.parked.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock::lock(&self.parked)
     }
 
     /// Hands a customer to a parked thread, or gives it back if none is parked.

@@ -8,11 +8,12 @@
 //!   `--encoding auto` could not tell apart.
 //! - `words`: the keywords (拜拜, 菜单) that can never be item names.
 //! - `shelf` and `stock`: the shared [`Shop`] handle and its atomic counters; a
-//!   purchase in flight is a `Ticket` in `stock`.
+//!   purchase in flight is `stock/ticket.rs`'s `Ticket`; `stock/view.rs` is the stock a
+//!   recorder that decides it (a shared database) shows.
 //! - `greeting`: the greeting, built once per change and shared.
 //! - `session`: one customer's conversation, a [`Request`] in and a [`Reply`] out.
 //! - `replies`: every sentence the shop says.
-//! - `record`: how a sale is recorded ([`Recorder`]).
+//! - `record`: how a sale is recorded ([`Recorder`]) and its [`Verdict`].
 //! - `summary`: the sales summary printed at shutdown.
 //! - `reload`: reading the goods file again on SIGHUP.
 
