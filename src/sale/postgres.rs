@@ -80,7 +80,7 @@ pub struct PgLedger {
     /// An error showed the session is gone (see [`PgLedger::is_closed`]).
     broken: bool,
     /// The server session, to find out about a batch in doubt.
-    session: doubt::Session,
+    session: doubt::Backend,
     /// The last batch whose commit was cut off with the connection.
     doubt: Option<doubt::Doubt>,
 }

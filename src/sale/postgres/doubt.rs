@@ -19,7 +19,7 @@ pub const SETTLE_TIMEOUT: Duration = STATEMENT_TIMEOUT.saturating_add(Duration::
 /// The server session a connection runs in: its process id, and when it started (a
 /// process id alone may be reused after a restart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Session {
+pub(super) struct Backend {
     pub(super) pid: i32,
     pub(super) started: SystemTime,
 }
@@ -30,14 +30,14 @@ pub(super) const SESSION: &str =
 /// A batch whose commit may or may not have happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Doubt {
-    session: Session,
+    session: Backend,
     counter: String,
     /// Each sale's customer and time, in the batch's order.
     sales: Vec<(String, SystemTime)>,
 }
 
 impl Doubt {
-    pub(super) fn new(session: Session, counter: &str, batch: &[PendingSale]) -> Doubt {
+    pub(super) fn new(session: Backend, counter: &str, batch: &[PendingSale]) -> Doubt {
         Doubt {
             session,
             counter: counter.to_string(),
@@ -64,7 +64,7 @@ impl PgLedger {
     /// session that sent it if the server still runs it, waits (at most
     /// [`SETTLE_TIMEOUT`]) until it is gone, then looks for the rows.
     pub fn resolve(&mut self, doubt: &Doubt) -> Result<Vec<bool>, PgError> {
-        let Session { pid, started } = doubt.session;
+        let Backend { pid, started } = doubt.session;
         let deadline = Instant::now() + SETTLE_TIMEOUT;
         let alive = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                      WHERE pid = $1 AND backend_start = $2";

@@ -104,7 +104,7 @@ fn open(config: &Config, place: String, counter: String) -> Result<PgLedger, PgE
     let row = client
         .query_one(doubt::SESSION, &[])
         .map_err(connect_error)?;
-    let session = doubt::Session {
+    let session = doubt::Backend {
         pid: row.get(0),
         started: row.get(1),
     };
