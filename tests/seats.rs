@@ -164,10 +164,15 @@ fn a_full_shop_gives_the_longest_silent_seat_to_a_newcomer() {
     assert_eq!(greeting, GREETING, "the newcomer is seated");
     let told = first.read_line();
     assert!(
-        told.starts_with("本店客满了,您已经 ") && told.ends_with("秒没有说话,座位让给了新来的顾客,连接将关闭,欢迎下次光临。"),
+        told.starts_with("本店客满了,您已经 ")
+            && told.ends_with("秒没有说话,座位让给了新来的顾客,连接将关闭,欢迎下次光临。"),
         "{told}"
     );
     first.expect_closed();
-    assert_eq!(second.ask("西瓜"), "购买成功,余额 -2", "the other customer stays");
+    assert_eq!(
+        second.ask("西瓜"),
+        "购买成功,余额 -2",
+        "the other customer stays"
+    );
     assert_eq!(newcomer.ask("西瓜"), "购买成功,余额 -2");
 }
