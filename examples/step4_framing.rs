@@ -37,6 +37,9 @@ pub enum Framing {
     Lines { pause: Option<Duration> },
 }
 
+/// Called with each read's bytes as they arrive.
+pub type OnRead<'a> = &'a mut dyn FnMut(&[u8]);
+
 /// Bytes in, messages out.
 pub struct Framer<'a> {
     stream: &'a TcpStream,
@@ -56,7 +59,7 @@ impl<'a> Framer<'a> {
 
     /// The next message (with its `\n`, if any), or `None` when the customer has closed
     /// the connection. `on_read` sees each read's bytes as they arrive.
-    pub fn next(&mut self, on_read: &mut dyn FnMut(&[u8])) -> io::Result<Option<Vec<u8>>> {
+    pub fn next(&mut self, on_read: OnRead) -> io::Result<Option<Vec<u8>>> {
         let mut buf = [0u8; 1024];
         loop {
             if let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
@@ -70,14 +73,11 @@ impl<'a> Framer<'a> {
             self.stream.set_read_timeout(pause)?;
             let n = match (&*self.stream).read(&mut buf) {
                 Ok(0) if self.pending.is_empty() => return Ok(None),
-                Ok(n) => n,
-                Err(e) if is_timeout(&e) => 0,
-                Err(e) => return Err(e),
-            };
-            if n == 0 {
+                Ok(n @ 1..) => n,
+                Err(e) if !is_timeout(&e) => return Err(e),
                 // Ended by a pause (停顿结束), or by the close after it.
-                return Ok(Some(std::mem::take(&mut self.pending)));
-            }
+                _ => return Ok(Some(std::mem::take(&mut self.pending))),
+            };
             on_read(&buf[..n]);
             if let Framing::Recv = self.framing {
                 return Ok(Some(buf[..n].to_vec()));
@@ -105,18 +105,13 @@ pub fn reply(message: &[u8]) -> (String, bool) {
 }
 
 /// One customer: greeting, then one reply line per message, until 拜拜 or hang-up.
-pub fn customer(
-    stream: &TcpStream,
-    framing: Framing,
-    on_read: &mut dyn FnMut(&[u8]),
-) -> io::Result<()> {
-    let mut out = stream;
-    out.write_all(&gbk(&format!("{GREETING}\r\n")))?;
+pub fn customer(mut stream: &TcpStream, framing: Framing, on_read: OnRead) -> io::Result<()> {
+    stream.write_all(&gbk(&format!("{GREETING}\r\n")))?;
     let mut framer = Framer::new(stream, framing);
     while let Some(message) = framer.next(on_read)? {
         let (reply, go_on) = reply(&message);
         println!("  消息 · message: {} → {reply}", hex(&message));
-        out.write_all(&gbk(&format!("{reply}\r\n")))?;
+        stream.write_all(&gbk(&format!("{reply}\r\n")))?;
         if !go_on {
             break;
         }
@@ -132,14 +127,11 @@ fn main() -> io::Result<()> {
     } else {
         Framing::Recv
     };
-    let listener = step1::listen(&address);
-    for stream in listener.incoming() {
+    for stream in step1::listen(&address).incoming() {
         let stream = stream?;
         thread::spawn(move || {
             let peer = stream.peer_addr()?;
-            let mut show = |bytes: &[u8]| {
-                println!("[{peer}] 读到 · read {} 字节: {}", bytes.len(), hex(bytes))
-            };
+            let mut show = |b: &[u8]| println!("[{peer}] 读到 · read {} 字节: {}", b.len(), hex(b));
             customer(&stream, framing, &mut show)
         });
     }

@@ -13,8 +13,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, atomic::AtomicUsize, atomic::Ordering::SeqCst};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -52,6 +51,13 @@ pub const LIMITS: Limits = Limits {
     per_read: false,
 };
 
+/// `--naive`: timeouts per read, and no cap on customers.
+pub const NAIVE: Limits = Limits {
+    per_read: true,
+    max_clients: usize::MAX,
+    ..LIMITS
+};
+
 /// Reads the next message and answers it; `false` once the connection should close.
 fn turn(stream: &TcpStream, limits: &Limits, pending: &mut Vec<u8>) -> io::Result<bool> {
     let now = Instant::now();
@@ -63,11 +69,10 @@ fn turn(stream: &TcpStream, limits: &Limits, pending: &mut Vec<u8>) -> io::Resul
     let mut buf = [0u8; 1024];
     let (reply, go_on) = loop {
         let now = Instant::now();
-        if let Some(i) = pending.iter().position(|&b| b == b'\n') {
-            break reply(pending.drain(..=i).as_slice());
-        }
         let (max, m, i) = (limits.max_line, secs(limits.message), secs(limits.idle));
-        let ending = if pending.len() > max {
+        let ending = if let Some(n) = pending.iter().position(|&b| b == b'\n') {
+            break reply(pending.drain(..=n).as_slice());
+        } else if pending.len() > max {
             format!("抱歉,消息太长了(超过 {max} 字节),连接将关闭。")
         } else if message_at.is_some_and(|at| at <= now) {
             format!("抱歉,您的消息 {m} 秒还没有发完,连接将关闭,欢迎下次光临。")
@@ -76,44 +81,29 @@ fn turn(stream: &TcpStream, limits: &Limits, pending: &mut Vec<u8>) -> io::Resul
         } else if pause_at.is_some_and(|at| at <= now) {
             break reply(&std::mem::take(pending));
         } else {
-            String::new()
-        };
-        if !ending.is_empty() {
-            break (ending, false);
-        }
-        // Wait until the nearest deadline, at least 1 ms (a zero timeout is an error).
-        let deadline = message_at
-            .into_iter()
-            .chain(pause_at)
-            .fold(idle_at, Instant::min);
-        stream.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
-        match (&*stream).read(&mut buf) {
-            Ok(0) => return Ok(false),
-            Ok(n) => {
-                pending.extend_from_slice(&buf[..n]);
-                let now = Instant::now();
-                pause_at = Some(now + limits.pause);
-                if limits.per_read {
-                    idle_at = now + limits.idle; // naive: every byte restarts the clock
-                } else {
-                    message_at = message_at.or(Some(now + limits.message));
-                }
+            // Wait until the nearest deadline, at least 1 ms (a zero timeout is an error).
+            let deadline = message_at.into_iter().chain(pause_at);
+            let deadline = deadline.fold(idle_at, Instant::min);
+            stream.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
+            match (&*stream).read(&mut buf) {
+                Ok(0) => return Ok(false),
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                // The checks above say which deadline passed.
+                Err(e) if is_timeout(&e) => continue,
+                Err(e) => return Err(e),
             }
-            Err(e) if is_timeout(&e) => {} // the checks above say which deadline passed
-            Err(e) => return Err(e),
-        }
+            let now = Instant::now();
+            pause_at = Some(now + limits.pause);
+            match limits.per_read {
+                true => idle_at = now + limits.idle, // naive: every byte restarts the clock
+                false => message_at = message_at.or(Some(now + limits.message)),
+            }
+            continue;
+        };
+        break (ending, false);
     };
     (&*stream).write_all(&gbk(&format!("{reply}\r\n")))?;
     Ok(go_on)
-}
-
-/// A seat: taken when a customer is admitted, given back when dropped.
-struct Seat(Arc<AtomicUsize>);
-
-impl Drop for Seat {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// Step 2's threaded server with all three limits.
@@ -121,18 +111,18 @@ pub fn serve(listener: &TcpListener, limits: Limits) -> io::Result<()> {
     let seated = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let mut stream = stream?;
-        if seated.fetch_add(1, Ordering::SeqCst) >= limits.max_clients {
-            seated.fetch_sub(1, Ordering::SeqCst);
+        if seated.fetch_add(1, SeqCst) >= limits.max_clients {
+            seated.fetch_sub(1, SeqCst);
             let _ = stream.write_all(&gbk("抱歉,本店客满了,请稍后再来。\r\n"));
             continue; // dropping `stream` closes it
         }
-        let seat = Seat(Arc::clone(&seated));
+        let seated = Arc::clone(&seated);
         thread::spawn(move || {
             let mut pending = Vec::new();
             let greeted = (&stream).write_all(&gbk(&format!("{GREETING}\r\n")));
             while greeted.is_ok() && matches!(turn(&stream, &limits, &mut pending), Ok(true)) {}
-            drop(seat); // the seat is free before the customer sees the close
-            drop(stream);
+            // The seat is free before the customer sees the close (`stream` drops after).
+            seated.fetch_sub(1, SeqCst);
         });
     }
     Ok(())
@@ -141,17 +131,6 @@ pub fn serve(listener: &TcpListener, limits: Limits) -> io::Result<()> {
 fn main() -> io::Result<()> {
     let usage = "用法 · usage: step6_limits [--naive] [--host 127.0.0.1] [--port 9999]";
     let (address, flags) = step1::parse_args(usage, &["--naive"]);
-    let naive = !flags.is_empty(); // per-read timeouts, and no cap on customers
-    let max_clients = if naive {
-        usize::MAX
-    } else {
-        LIMITS.max_clients
-    };
-    let limits = Limits {
-        per_read: naive,
-        max_clients,
-        ..LIMITS
-    };
-    let listener = step1::listen(&address);
-    serve(&listener, limits)
+    let limits = if flags.is_empty() { LIMITS } else { NAIVE };
+    serve(&step1::listen(&address), limits)
 }
