@@ -25,16 +25,7 @@ fn start(web: &str, args: &[&str]) -> (ShopServer, View) {
 
 /// The live view of a server started with `--web`, from its second stdout line.
 fn view_of(server: &mut ShopServer) -> View {
-    let line = server.stdout_line();
-    let url = line
-        .strip_prefix("live view on http://")
-        .unwrap_or_else(|| panic!("second stdout line: {line:?}"));
-    let (host, rest) = url.split_once('/').expect("a path after the address");
-    let mut addr: SocketAddr = host.parse().expect("address in the live view line");
-    if addr.ip().is_unspecified() {
-        addr.set_ip([127, 0, 0, 1].into());
-    }
-    let token = rest.strip_prefix("?token=").map(str::to_string);
+    let (addr, token) = support::live_view_of(server);
     View {
         addr,
         token,

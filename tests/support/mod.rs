@@ -555,3 +555,18 @@ pub fn never_reading_customer_after(addr: SocketAddr, first: &str) -> TcpStream 
         assert!(sent < 64 << 20, "64 MiB sent and the buffers never filled");
     }
 }
+
+/// The live view of a server started with `--web`, from its second stdout line: where to
+/// connect (loopback for a wildcard bind) and the token, if the line has one.
+pub fn live_view_of(server: &mut ShopServer) -> (SocketAddr, Option<String>) {
+    let line = server.stdout_line();
+    let url = line
+        .strip_prefix("live view on http://")
+        .unwrap_or_else(|| panic!("second stdout line: {line:?}"));
+    let (host, rest) = url.split_once('/').expect("a path after the address");
+    let mut addr: SocketAddr = host.parse().expect("address in the live view line");
+    if addr.ip().is_unspecified() {
+        addr.set_ip([127, 0, 0, 1].into());
+    }
+    (addr, rest.strip_prefix("?token=").map(str::to_string))
+}
