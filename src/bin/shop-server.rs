@@ -12,12 +12,9 @@ use std::time::Duration;
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
 
-use snack_shop::Durability;
-use snack_shop::codec::WireEncoding;
-use snack_shop::logger;
 use snack_shop::server::app::{self, Settings};
 use snack_shop::server::{self, Config};
-use snack_shop::{MAX_LINE, MESSAGE_TIMEOUT};
+use snack_shop::{Durability, MAX_LINE, MESSAGE_TIMEOUT, WireEncoding, logger};
 
 /// Upper bound of `--max-line`. A connection holds up to one partial message, so this
 /// times `--max-clients` bounds the memory customers can make the server hold (64 MiB

@@ -30,9 +30,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 
-use crate::live::Tap;
-use crate::shop::{Reply, Session, Shop};
 use crate::wire::{self, FrameReader, Limits};
+use crate::{live::Tap, shop::Reply, shop::Session, shop::Shop};
 use connection::ReplyWriter;
 
 pub mod app;
